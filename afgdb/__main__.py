@@ -1,0 +1,5 @@
+import sys
+
+from afgdb.cli import main
+
+sys.exit(main())

@@ -1,0 +1,74 @@
+"""The `afgdb` command: run, serve, connect, dump."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Sequence
+
+from afgdb.machine.kernel.errors import SyscallError
+from afgdb.machine.kernel.kernel import Kernel
+
+
+def default_root() -> str:
+    """The rootfs shipped inside the package."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "rootfs", "root")
+
+
+def _status_to_exit(status: int) -> int:
+    if status & 0x7F:
+        return 128 + (status & 0x7F)
+    return (status >> 8) & 0xFF
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    trace = sys.stderr if ns.trace_syscalls else None
+    try:
+        k = Kernel(ns.root, trace=trace)
+    except FileNotFoundError as e:
+        print(f"afgdb: {e}", file=sys.stderr)
+        return 2
+    env = list(ns.env) if ns.env is not None else [
+        "PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]
+    t0 = time.perf_counter()
+    try:
+        p = k.spawn(ns.program, [ns.program] + list(ns.args), env)
+    except SyscallError as e:
+        print(f"afgdb: cannot run {ns.program}: {e}", file=sys.stderr)
+        return 127
+    status = k.run_until_exit(p)
+    dt = time.perf_counter() - t0
+    if ns.stats:
+        n = p.icount()
+        print(f"afgdb: {n} instructions in {dt:.3f} s = {n / dt / 1e6:.2f} MIPS "
+              f"(virtual time {k.clock_ns / 1e9:.6f} s)", file=sys.stderr)
+    return _status_to_exit(status)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="afgdb", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="run a guest program to completion")
+    run.add_argument("--root", default=default_root(), help="guest root directory")
+    run.add_argument("--trace-syscalls", action="store_true",
+                     help="print each system call like strace, on stderr")
+    run.add_argument("--stats", action="store_true",
+                     help="print instructions executed and instructions per second")
+    run.add_argument("--env", action="append", metavar="NAME=VALUE",
+                     help="guest environment (repeatable; default PATH, HOME, TERM)")
+    run.add_argument("program", help="guest path of the program, e.g. /bin/hello")
+    run.add_argument("args", nargs=argparse.REMAINDER)
+    run.set_defaults(func=cmd_run)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    rc: int = ns.func(ns)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

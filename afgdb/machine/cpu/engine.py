@@ -1,0 +1,247 @@
+"""Runs a thread's instructions: block dispatch, the slow path, and why it stopped.
+
+``CodeCache`` belongs to an address space (threads share it); ``run`` runs
+one thread for up to a budget of instructions and returns an ``Exit``
+saying why it stopped. Guest faults never escape as Python exceptions:
+they come back as ``Exit`` values that the kernel turns into signals.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from types import TracebackType
+
+from afgdb.machine.cpu import fpu, isa
+from afgdb.machine.cpu.state import CPU, CoprocessorUnusable
+from afgdb.machine.cpu.translate import Block, compile_block
+from afgdb.machine.memory import PAGE_SHIFT, AddressSpace, MemFault
+
+# Why run() returned.
+X_BUDGET = 0  # ran its budget
+X_EVENT = 1  # an instruction raised an isa.EV_* event (syscall, break, trap, ...)
+X_FAULT = 2  # memory fault (fault holds it)
+X_BREAKPOINT = 3  # reached a debugger breakpoint (before executing it)
+X_WATCH = 4  # a watched address was accessed (after the access completed)
+
+
+@dataclass
+class Exit:
+    reason: int
+    pc: int  # the instruction concerned (a branch's pc for delay-slot events)
+    event: int = 0  # isa.EV_* without EV_BD
+    in_delay_slot: bool = False
+    fault: MemFault | None = None
+    detail: str = ""
+    watch: tuple[int, int, bool] | None = None  # (addr, size, is_write)
+
+
+class _WatchHit(Exception):
+    def __init__(self, addr: int, size: int, write: bool) -> None:
+        self.hit = (addr, size, write)
+
+
+class CodeCache:
+    """Translated blocks of one address space, and its debugger breakpoints."""
+
+    def __init__(self, aspace: AddressSpace) -> None:
+        self.aspace = aspace
+        self.blocks: dict[int, Block] = {}
+        self.slow_blocks: dict[int, Block] = {}
+        self.by_page: dict[int, set[int]] = {}
+        self.breakpoints: set[int] = set()
+        self.watch_ranges: list[tuple[int, int, int]] = []  # (addr, len, kind 2=w 3=r 4=a)
+        self.ns: dict[str, object] = {
+            "R32": aspace.R32, "W32": aspace.W32, "R16": aspace.R16, "W16": aspace.W16,
+            "R8": aspace.R8, "W8": aspace.W8, "mem": aspace, "fpu": fpu,
+            "__builtins__": __builtins__,
+        }
+        aspace.on_code_write = self.invalidate_page
+        aspace.on_watch = self._on_watch
+
+    # ------------------------------------------------------------ blocks
+    def _fetch(self, addr: int) -> int:
+        if addr & 3:
+            raise MemFault(addr, False, True)
+        return self.aspace.fetch(addr)
+
+    def block(self, pc: int, slow: bool = False, max_insns: int = 48) -> Block:
+        table = self.slow_blocks if slow else self.blocks
+        b = table.get(pc)
+        if b is None or b.length > max_insns:
+            b = compile_block(self._fetch, pc, self.ns, slow=slow, max_insns=max_insns,
+                              stop_at=self.breakpoints)
+            if max_insns >= 48 or slow:
+                table[pc] = b
+            for pn in b.pages:
+                self.by_page.setdefault(pn, set()).add(pc)
+                self.aspace.mark_code(pn)
+        return b
+
+    def invalidate_page(self, pn: int) -> None:
+        for pc in self.by_page.pop(pn, ()):
+            self.blocks.pop(pc, None)
+            self.slow_blocks.pop(pc, None)
+
+    def invalidate_all(self) -> None:
+        self.blocks.clear()
+        self.slow_blocks.clear()
+        self.by_page.clear()
+
+    # ------------------------------------------------------- breakpoints
+    def add_breakpoint(self, addr: int) -> None:
+        if addr not in self.breakpoints:
+            self.breakpoints.add(addr)
+            self.invalidate_page(addr >> PAGE_SHIFT)
+
+    def remove_breakpoint(self, addr: int) -> None:
+        if addr in self.breakpoints:
+            self.breakpoints.discard(addr)
+            self.invalidate_page(addr >> PAGE_SHIFT)
+
+    def set_watchpoints(self, ranges: list[tuple[int, int, int]]) -> None:
+        self.watch_ranges = list(ranges)
+        pages: set[int] = set()
+        for addr, length, _kind in ranges:
+            for pn in range(addr >> PAGE_SHIFT, ((addr + max(length, 1) - 1) >> PAGE_SHIFT) + 1):
+                pages.add(pn)
+        self.aspace.set_watched(pages)
+
+    def _on_watch(self, addr: int, size: int, write: bool) -> None:
+        for waddr, wlen, kind in self.watch_ranges:
+            if addr < waddr + wlen and waddr < addr + size:
+                if (kind == 2 and write) or (kind == 3 and not write) or kind == 4:
+                    raise _WatchHit(waddr if waddr >= addr else addr, size, write)
+
+
+def _faulting_index(tb: TracebackType | None, block: Block) -> int:
+    """Which instruction of block raised: the deepest traceback frame running its code."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code is block.code:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return block.index_of_line(line) if line is not None else 0
+
+
+def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
+    """Run thread c for up to budget instructions (exactly one unit if step).
+
+    A unit is one instruction, or a branch together with its delay slot.
+    On return ``c.pc`` is where execution continues and ``c.icount`` has
+    counted every completed instruction.
+    """
+    r = c.r
+    pc = c.pc
+    done = 0
+    bps = cache.breakpoints
+    blocks = cache.blocks
+    first = True
+    try:
+        while done < budget:
+            if bps and pc in bps and not first:
+                c.pc = pc
+                return Exit(X_BREAKPOINT, pc)
+            first = False
+            if step:
+                b = cache.block(pc, max_insns=1)
+            else:
+                b = blocks.get(pc)
+                if b is None:
+                    b = cache.block(pc)
+            try:
+                nxt = b.fn(r, c)
+            except (KeyError, IndexError):
+                # A miss in the fast page tables: redo that unit on the slow path.
+                idx = _faulting_index(sys.exc_info()[2], b)
+                upc = b.start + 4 * idx
+                if idx and _is_delay_slot(cache, b, idx):
+                    idx -= 1
+                    upc -= 4
+                done += idx
+                c.icount += idx
+                pc = upc
+                sb = cache.block(pc, slow=True, max_insns=1)
+                try:
+                    nxt = sb.fn(r, c)
+                except MemFault as e:
+                    c.pc = pc
+                    return Exit(X_FAULT, pc, fault=e)
+                except _WatchHit as w:
+                    return _watch_exit(c, sb, sys.exc_info()[2], pc, w)
+                except (CoprocessorUnusable, fpu.FPUException, ZeroDivisionError) as e:
+                    c.pc = pc
+                    return _helper_exit(e, pc)
+                b = sb
+            except (CoprocessorUnusable, fpu.FPUException, ZeroDivisionError, MemFault) as e:
+                idx = _faulting_index(sys.exc_info()[2], b)
+                if idx and _is_delay_slot(cache, b, idx):
+                    idx -= 1
+                done += idx
+                c.icount += idx
+                c.pc = b.start + 4 * idx
+                if isinstance(e, MemFault):
+                    return Exit(X_FAULT, c.pc, fault=e)
+                return _helper_exit(e, c.pc)
+            if nxt > 0xFFFFFFFF:
+                ev = nxt >> 32
+                epc = nxt & 0xFFFFFFFF
+                idx = (epc - b.start) >> 2
+                base = ev & ~isa.EV_BD
+                # syscall/break complete; the kernel decides where to resume.
+                if base in (isa.EV_SYSCALL, isa.EV_BREAK):
+                    idx += 1
+                done += idx
+                c.icount += idx
+                c.pc = epc
+                return Exit(X_EVENT, epc, base, bool(ev & isa.EV_BD))
+            done += b.length
+            c.icount += b.length
+            pc = nxt
+            if step:
+                break
+    except MemFault as e:  # instruction fetch fault while translating
+        c.pc = pc
+        return Exit(X_FAULT, pc, fault=e)
+    c.pc = pc
+    return Exit(X_BUDGET, pc)
+
+
+def _is_delay_slot(cache: CodeCache, b: Block, idx: int) -> bool:
+    if idx != b.length - 1 or idx == 0:
+        return False
+    try:
+        word = cache.aspace.fetch(b.start + 4 * (idx - 1))
+    except MemFault:
+        return False
+    row = isa.decoder().decode(word)
+    return row is not None and row.kind in (isa.K_BRANCH, isa.K_JUMP, isa.K_JUMPREG)
+
+
+def _helper_exit(e: Exception, pc: int) -> Exit:
+    if isinstance(e, CoprocessorUnusable):
+        return Exit(X_EVENT, pc, isa.EV_RESERVED, detail=str(e))
+    if isinstance(e, fpu.FPUException):
+        return Exit(X_EVENT, pc, isa.EV_FPE, detail=str(e))
+    return Exit(X_EVENT, pc, isa.EV_TRAP, detail=str(e))
+
+
+def _watch_exit(c: CPU, sb: Block, tb: TracebackType | None, pc: int, w: _WatchHit) -> Exit:
+    # Complete the access without the watch, then report it (gdb on MIPS expects the
+    # hit reported after the instruction, like hardware with a non-steppable watch).
+    cache_aspace = sb.fn.__globals__["mem"]
+    assert isinstance(cache_aspace, AddressSpace)
+    hook = cache_aspace.on_watch
+    cache_aspace.on_watch = None
+    try:
+        nxt = sb.fn(c.r, c)
+    except Exception:
+        nxt = pc
+    finally:
+        cache_aspace.on_watch = hook
+    if nxt <= 0xFFFFFFFF:
+        c.pc = nxt
+        c.icount += sb.length
+    else:
+        c.pc = pc
+    return Exit(X_WATCH, pc, watch=w.hit)

@@ -1,0 +1,310 @@
+"""Basic-block translator: instruction-table rows -> one Python function per block.
+
+A block runs from its start address up to and including a branch and its
+delay slot, an instruction that leaves the block (syscall, break, ...), a
+breakpoint address, a page end or a length limit. The generated function
+``blk(r, c)`` returns the next pc, or ``(event << 32) | pc`` when an
+instruction raised an event (see ``isa.EV_*``). Guest faults inside it
+surface as Python exceptions (a miss in the fast page tables is a
+KeyError); the engine maps the exception's line number back to the
+instruction with ``Block.index_of_line``.
+
+Two flavours come from the same rows: *fast* blocks index the address
+space's page tables directly, *slow* blocks call its ``load``/``store``
+methods (demand paging, copy-on-write, watchpoints, precise faults).
+"""
+
+from __future__ import annotations
+
+import bisect
+import platform
+import re
+from dataclasses import dataclass
+from types import CodeType
+from typing import Callable
+
+from afgdb.machine.cpu import isa
+from afgdb.machine.cpu.isa import K_BRANCH, K_EXIT, K_JUMP, K_JUMPREG, K_PLAIN, Insn
+
+BlockFn = Callable[[list, object], int]  # (regs, cpu) -> next pc | event
+
+# PyPy's JIT makes word-array arithmetic far cheaper than memoryview indexing;
+# CPython is the other way round. Both index the same page frames.
+WORD_ONLY = platform.python_implementation() == "PyPy"
+
+MAX_BLOCK = 48
+PAGE = 4096
+
+_TOKEN = re.compile(r"\b(RS|RT|RD|RDN|HI|LO|IMM|SIMM|UIMM16|SA|MSB|LSB|SEL|PC|NPC|FS|FT|FD|FR|"
+                    r"CC|FCC|EXTSIZE|INSSIZE|EV_[A-Z]+)\b")
+_ASSIGN = re.compile(r"^(\s*)(RS|RT|RD|HI|LO) = (.*)$")
+_X = re.compile(r"X\(([^()]*)\)")
+_TRAP = re.compile(r"TRAP\((EV_[A-Z]+)\)")
+_REGS = {"RS", "RT", "RD"}
+
+
+@dataclass
+class Block:
+    """A translated block: its function, length and where each instruction's code starts."""
+
+    start: int
+    length: int  # instructions (delay slot included)
+    fn: BlockFn
+    code: CodeType
+    lines: list[int]  # first source line of each instruction
+    pages: tuple[int, ...]
+
+    def index_of_line(self, lineno: int) -> int:
+        return max(0, bisect.bisect_right(self.lines, lineno) - 1)
+
+
+class _Emitter:
+    """Turns rows into source lines for one block."""
+
+    def __init__(self, slow: bool) -> None:
+        self.slow = slow
+        self.out: list[str] = []
+        self.lines: list[int] = []
+
+    def mark(self) -> None:
+        self.lines.append(len(self.out) + 2)  # +1 for the def line, +1 for 1-based numbering
+
+    def emit(self, text: str, indent: int) -> None:
+        pad = " " * (4 * indent)
+        for line in text.split("\n"):
+            self.out.append(pad + line)
+
+    # ---------------------------------------------------------- operand text
+    @staticmethod
+    def subst(text: str, f: dict[str, int], trap_pc: int, bd: bool) -> str:
+        """Expand a template's tokens for one instruction."""
+        def trap(m: re.Match[str]) -> str:
+            ev = getattr(isa, m.group(1)) | (isa.EV_BD if bd else 0)
+            return f"return {(ev << 32) | trap_pc:#x}"
+
+        text = _TRAP.sub(trap, text)
+        lines = []
+        for line in text.split("\n"):
+            m = _ASSIGN.match(line)
+            if m and m.group(2) in _REGS and f[m.group(2)] == 0:
+                line = f"{m.group(1)}_ = {m.group(3)}"  # $zero: keep side effects only
+            lines.append(line)
+        text = "\n".join(lines)
+
+        def tok(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name in _REGS:
+                n = f[name]
+                return f"r[{n}]" if n else "0"
+            if name == "HI":
+                return "r[33]"
+            if name == "LO":
+                return "r[32]"
+            if name.startswith("EV_"):
+                return str(getattr(isa, name))
+            return str(f[name])
+
+        text = _TOKEN.sub(tok, text)
+
+        def sx(m: re.Match[str]) -> str:
+            inner = m.group(1).strip()
+            if inner.isdigit():
+                v = int(inner)
+                return str(v - (1 << 32) if v & 0x80000000 else v)
+            return f"(({inner}) ^ 0x80000000) - 0x80000000"
+
+        return _X.sub(sx, text)
+
+    # ------------------------------------------------------------- memory ops
+    def addr(self, f: dict[str, int]) -> str:
+        if f["RS"] == 0:
+            return f"a = {f['SIMM']}"
+        if f["SIMM"] == 0:
+            return f"a = r[{f['RS']}]"
+        return f"a = (r[{f['RS']}] + {f['SIMM']}) & 0xFFFFFFFF"
+
+    def load(self, row: Insn, f: dict[str, int], trap_pc: int, bd: bool) -> str:
+        assert row.load is not None
+        size, signed = row.load
+        lines = [self.addr(f)]
+        if size > 1:
+            ev = (isa.EV_ADEL | (isa.EV_BD if bd else 0)) << 32 | trap_pc
+            lines.append(f"if a & {size - 1}:\n    c.badvaddr = a\n    return {ev:#x}")
+        if self.slow:
+            val = f"mem.load(a, {size})"
+        elif size == 4:
+            val = "R32[a >> 12][(a & 4095) >> 2]"
+        elif WORD_ONLY:
+            mask = 0xFF if size == 1 else 0xFFFF
+            val = f"(R32[a >> 12][(a & 4095) >> 2] >> ((a & 3) << 3)) & {mask}"
+        else:
+            val = "R8[a >> 12][a & 4095]" if size == 1 else "R16[a >> 12][(a & 4095) >> 1]"
+        dst = f"r[{f['RT']}]" if f["RT"] else "_"
+        if signed and f["RT"]:
+            bit, ext = (0x80, 0xFFFFFF00) if size == 1 else (0x8000, 0xFFFF0000)
+            lines.append(f"v = {val}\n{dst} = (v | {ext:#x}) if v & {bit:#x} else v")
+        else:
+            lines.append(f"{dst} = {val}")
+        return "\n".join(lines)
+
+    def store(self, row: Insn, f: dict[str, int], trap_pc: int, bd: bool) -> str:
+        size = row.store
+        lines = [self.addr(f)]
+        if size > 1:
+            ev = (isa.EV_ADES | (isa.EV_BD if bd else 0)) << 32 | trap_pc
+            lines.append(f"if a & {size - 1}:\n    c.badvaddr = a\n    return {ev:#x}")
+        v = f"r[{f['RT']}]" if f["RT"] else "0"
+        if self.slow:
+            lines.append(f"mem.store(a, {size}, {v})")
+        elif size == 4:
+            lines.append(f"W32[a >> 12][(a & 4095) >> 2] = {v}")
+        elif WORD_ONLY:
+            mask = 0xFF if size == 1 else 0xFFFF
+            lines.append(f"p = W32[a >> 12]\ni = (a & 4095) >> 2\ns = (a & 3) << 3\n"
+                         f"p[i] = (p[i] & ~({mask} << s)) | (({v} & {mask}) << s)")
+        elif size == 1:
+            lines.append(f"W8[a >> 12][a & 4095] = {v} & 255")
+        else:
+            lines.append(f"W16[a >> 12][(a & 4095) >> 1] = {v} & 0xFFFF")
+        return "\n".join(lines)
+
+    def body(self, row: Insn, f: dict[str, int], trap_pc: int, bd: bool) -> str:
+        if row.load:
+            return self.load(row, f, trap_pc, bd)
+        if row.store:
+            return self.store(row, f, trap_pc, bd)
+        return self.subst(row.sem, f, trap_pc, bd)
+
+
+def _fold_cond(cond: str) -> bool | None:
+    """A branch condition whose operands are all constants ($zero) folds at translation."""
+    if re.search(r"r\[", cond):
+        return None
+    try:
+        return bool(eval(cond, {}, {}))  # noqa: S307 - our own template text, constants only
+    except Exception:
+        return None
+
+
+def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
+             max_insns: int = MAX_BLOCK, stop_at: frozenset[int] | set[int] = frozenset()
+             ) -> tuple[str, int, list[int], tuple[int, ...]]:
+    """Source of the block at pc: (source, length, instruction line starts, pages touched).
+
+    ``fetch`` reads an instruction word and raises for unexecutable memory;
+    the first fetch failing propagates, later ones just end the block early.
+    """
+    dec = isa.decoder()
+    em = _Emitter(slow)
+    addr = pc
+    count = 0
+    pages = {pc // PAGE}
+    first = True
+    while True:
+        if not first and (addr in stop_at or addr % PAGE == 0 or count >= max_insns):
+            em.emit(f"return {addr:#x}", 1)
+            break
+        if first:
+            word = fetch(addr)
+        else:
+            try:
+                word = fetch(addr)
+            except Exception:
+                em.emit(f"return {addr:#x}", 1)
+                break
+        first = False
+        row = dec.decode(word)
+        f = isa.fields(word, addr)
+        em.mark()
+        count += 1
+        if row is None:
+            em.emit(f"return {(isa.EV_RESERVED << 32) | addr:#x}", 1)
+            break
+        if row.kind == K_PLAIN:
+            em.emit(em.body(row, f, addr, False), 1)
+            addr += 4
+            continue
+        if row.kind == K_EXIT:
+            em.emit(em.body(row, f, addr, False), 1)
+            em.emit(f"return {addr + 4:#x}", 1)
+            break
+        # A branch or jump and its delay slot.
+        _branch(em, fetch, row, f, addr, pages)
+        count += 1
+        break
+    src = "def blk(r, c):\n" + "\n".join(em.out) + "\n"
+    return src, count, em.lines, tuple(sorted(pages))
+
+
+def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, int],
+            addr: int, pages: set[int]) -> None:
+    dec = isa.decoder()
+    ds_addr = addr + 4
+    pages.add(ds_addr // PAGE)
+    try:
+        ds_word = fetch(ds_addr)
+        ds_row = dec.decode(ds_word)
+    except Exception:
+        ds_word, ds_row = 0, None
+    ds_f = isa.fields(ds_word, ds_addr)
+    fall = (addr + 8) & 0xFFFFFFFF
+    if row.kind == K_JUMPREG:
+        em.emit(em.subst(row.sem, f, addr, False), 1)
+        target = "t"
+    elif row.kind == K_JUMP:
+        target = hex(f["JTARGET"])
+    else:
+        target = hex(f["BTARGET"])
+    cond = em.subst(row.cond, f, addr, False) if row.cond else "True"
+    folded = _fold_cond(cond)
+    if folded is None:
+        em.emit(f"b = {cond}", 1)
+    if row.link:
+        link_reg = f["RD"] if row.kind == K_JUMPREG else 31
+        if link_reg:
+            em.emit(f"r[{link_reg}] = {fall:#x}", 1)
+    # The delay slot: a branch or block-ending instruction there is unpredictable -> SIGILL.
+    em.mark()
+    if ds_row is None or ds_row.kind != K_PLAIN:
+        ds = f"return {((isa.EV_RESERVED | isa.EV_BD) << 32) | addr:#x}"
+    else:
+        ds = em.body(ds_row, ds_f, addr, True)
+    if folded is True:
+        em.emit(ds, 1)
+        em.emit(f"return {target}", 1)
+    elif folded is False:
+        if not row.likely:
+            em.emit(ds, 1)
+        em.emit(f"return {fall:#x}", 1)
+    elif row.likely:
+        em.emit("if b:", 1)
+        em.emit(ds, 2)
+        em.emit(f"return {target}", 2)
+        em.emit(f"return {fall:#x}", 1)
+    else:
+        em.emit(ds, 1)
+        em.emit(f"return {target} if b else {fall:#x}", 1)
+
+
+_code_cache: dict[tuple[int, bool, bytes], tuple[CodeType, int, list[int], tuple[int, ...]]] = {}
+
+
+def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, object], *,
+                  slow: bool = False, max_insns: int = MAX_BLOCK,
+                  stop_at: frozenset[int] | set[int] = frozenset()) -> Block:
+    """Translate (or reuse the code of an identical earlier translation) and bind to namespace."""
+    src, n, lines, pages = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
+    key = (pc, slow, src.encode())
+    hit = _code_cache.get(key)
+    if hit is None:
+        module = compile(src, f"<mips block {pc:#010x}>", "exec")
+        code = next(c for c in module.co_consts if isinstance(c, CodeType))
+        hit = (code, n, lines, pages)
+        if len(_code_cache) > 200_000:
+            _code_cache.clear()
+        _code_cache[key] = hit
+    code, n, lines, pages = hit
+    import types
+
+    fn = types.FunctionType(code, namespace, "blk")
+    return Block(pc, n, fn, code, lines, pages)

@@ -1,0 +1,356 @@
+"""The simulated kernel: process table, scheduler, system call dispatch, virtual clock.
+
+Deterministic by construction: LWPs run in instruction-count slices in a
+fixed order, the clock advances with executed instructions (and jumps over
+idle time when everything sleeps), and nothing reads host time or host
+randomness on behalf of the guest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections import deque
+from typing import Any, Callable, TextIO
+
+from afgdb.machine.cpu import engine, isa
+from afgdb.machine.cpu.state import CPU
+from afgdb.machine.kernel import linux_abi as E
+from afgdb.machine.kernel import signals
+from afgdb.machine.kernel.errors import NoReturn, SyscallError, WouldBlock
+from afgdb.machine.kernel.files import BufferStream, FDTable, File, HostStream
+from afgdb.machine.kernel.proc import LSRUN, LSSLEEP, LSSTOP, LSZOMB, LWP, SACTIVE, Proc
+from afgdb.machine.kernel.vfs import Vfs
+from afgdb.machine.memory import AddressSpace
+
+NS_PER_INSN = 10  # the virtual CPU runs at 100 MHz
+BOOT_EPOCH_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z, the guest's boot time
+SLICE = 50_000  # instructions per scheduling quantum
+
+
+class DebugHooks:
+    """What a debugger attached to a process wants to hear about (the stub implements it).
+
+    Every hook returns True when the process must stop for the debugger.
+    """
+
+    def on_syscall_entry(self, lwp: LWP, nr: int) -> bool:
+        return False
+
+    def on_syscall_exit(self, lwp: LWP, nr: int) -> bool:
+        return False
+
+    def on_signal(self, lwp: LWP, sig: int) -> bool:
+        return False
+
+    def on_stop_event(self, lwp: LWP, ex: engine.Exit) -> bool:
+        return False
+
+    def on_exit(self, proc: Proc) -> None:
+        pass
+
+    def on_fork(self, parent: LWP, child: Proc, kind: str) -> bool:
+        return False
+
+    def on_exec(self, lwp: LWP) -> bool:
+        return False
+
+    def on_clone(self, parent: LWP, child: LWP) -> bool:
+        return False
+
+
+class Kernel:
+    def __init__(self, root: str, *, stdin: File | None = None, stdout: File | None = None,
+                 stderr: File | None = None, trace: TextIO | None = None,
+                 hostname: str = "afgdb") -> None:
+        self.vfs = Vfs(root)
+        self.procs: dict[int, Proc] = {}
+        self.next_pid = 1
+        self.runq: deque[LWP] = deque()
+        self.sleepers: dict[object, list[LWP]] = {}
+        self.timed: list[LWP] = []
+        self.insns = 0  # instructions executed by the whole machine
+        self.idle_ns = 0  # clock jumps taken while everything slept
+        self.stdio = (stdin or HostStream(0, 0), stdout or HostStream(1, 1),
+                      stderr or HostStream(2, 1))
+        self.trace = trace
+        self.hostname = hostname
+        self.unknown_logged: set[int] = set()
+        self.log: Callable[[str], None] = lambda msg: print(f"afgdb: {msg}", file=sys.stderr)
+        self.current: LWP | None = None
+        self.stopped_for_debugger: list[tuple[LWP, Any]] = []
+        self.on_proc_exit: list[Callable[[Proc], None]] = []
+        self.extensions: dict[str, Any] = {}  # later subsystems hang their state here
+
+    # ------------------------------------------------------------- clock
+    @property
+    def clock_ns(self) -> int:
+        """Nanoseconds since boot on the virtual clock."""
+        return self.insns * NS_PER_INSN + self.idle_ns
+
+    def realtime_ns(self) -> int:
+        return BOOT_EPOCH_NS + self.clock_ns
+
+    def random_bytes(self, n: int, salt: bytes) -> bytes:
+        """Deterministic 'random' bytes (AT_RANDOM, getrandom): a hash of the machine state."""
+        out = b""
+        i = 0
+        while len(out) < n:
+            out += hashlib.sha256(salt + self.insns.to_bytes(8, "little") + bytes([i])).digest()
+            i += 1
+        return out[:n]
+
+    # --------------------------------------------------------- processes
+    def alloc_pid(self) -> int:
+        while self.next_pid in self.procs:
+            self.next_pid += 1
+        pid = self.next_pid
+        self.next_pid += 1
+        return pid
+
+    def new_proc(self, ppid: int, aspace: AddressSpace, fds: FDTable) -> Proc:
+        pid = self.alloc_pid()
+        p = Proc(pid=pid, ppid=ppid, aspace=aspace, cache=engine.CodeCache(aspace), fds=fds)
+        p.pgid = p.sid = pid
+        p.start_ns = self.clock_ns
+        self.procs[pid] = p
+        parent = self.procs.get(ppid)
+        if parent is not None:
+            parent.children.append(p)
+        return p
+
+    def new_lwp(self, p: Proc, cpu: CPU, name: str = "") -> LWP:
+        lid = p.pid if not p.lwps else self.alloc_pid()
+        if lid != p.pid:
+            self.procs.setdefault(lid, p)  # thread ids share the pid space, as in Linux
+        t = LWP(lid=lid, proc=p, cpu=cpu, name=name or p.comm)
+        p.lwps.append(t)
+        self.make_runnable(t)
+        return t
+
+    def spawn(self, path: str, argv: list[str], envp: list[str] | None = None,
+              uid: int = 0, gid: int = 0, ppid: int = 0) -> Proc:
+        """Create a process running path (a guest path), as init would."""
+        from afgdb.machine.kernel import sys_exec
+
+        fds = FDTable()
+        for i, f in enumerate(self.stdio):
+            fds.set(i, f)
+        p = self.new_proc(ppid, AddressSpace(), fds)
+        p.uid = p.euid = p.suid = uid
+        p.gid = p.egid = p.sgid = gid
+        t = self.new_lwp(p, CPU())
+        try:
+            sys_exec.do_execve(self, t, path, [a.encode() for a in argv],
+                               [e.encode() for e in (envp or [])])
+        except SyscallError:
+            self.procs.pop(p.pid, None)
+            if t in self.runq:
+                self.runq.remove(t)
+            raise
+        return p
+
+    def proc_of(self, pid: int) -> Proc | None:
+        p = self.procs.get(pid)
+        return p if p is not None and p.pid == pid else None
+
+    def lwp_of(self, tid: int) -> LWP | None:
+        p = self.procs.get(tid)
+        if p is None:
+            return None
+        for t in p.lwps:
+            if t.lid == tid:
+                return t
+        return None
+
+    # -------------------------------------------------------- scheduling
+    def make_runnable(self, t: LWP) -> None:
+        if t.state == LSZOMB:
+            return
+        t.state = LSRUN
+        t.wchan = None
+        t.wakeup_at = None
+        if t not in self.runq:
+            self.runq.append(t)
+
+    def sleep(self, t: LWP, wchan: object, deadline: int | None) -> None:
+        t.state = LSSLEEP
+        t.wchan = wchan
+        t.wakeup_at = deadline
+        self.sleepers.setdefault(wchan, []).append(t)
+        if deadline is not None:
+            self.timed.append(t)
+
+    def wakeup(self, wchan: object) -> None:
+        """Wake every LWP sleeping on wchan (they re-run their system call)."""
+        for t in self.sleepers.pop(wchan, []):
+            if t.state == LSSLEEP and t.wchan is wchan:
+                if t in self.timed:
+                    self.timed.remove(t)
+                self.make_runnable(t)
+
+    def unsleep(self, t: LWP) -> None:
+        if t.state != LSSLEEP:
+            return
+        lst = self.sleepers.get(t.wchan)
+        if lst and t in lst:
+            lst.remove(t)
+        if t in self.timed:
+            self.timed.remove(t)
+        self.make_runnable(t)
+
+    def _expire_timers(self) -> None:
+        now = self.clock_ns
+        for t in [t for t in self.timed if t.wakeup_at is not None and t.wakeup_at <= now]:
+            self.unsleep(t)
+        hook = self.extensions.get("timers")
+        if hook is not None:
+            hook(now)
+
+    def runnable(self) -> bool:
+        return bool(self.runq)
+
+    def next_deadline(self) -> int | None:
+        ds = [t.wakeup_at for t in self.timed if t.wakeup_at is not None]
+        hook = self.extensions.get("next_timer")
+        if hook is not None:
+            d = hook()
+            if d is not None:
+                ds.append(d)
+        return min(ds) if ds else None
+
+    def run(self, budget: int) -> int:
+        """Run the machine for up to budget instructions; returns how many ran.
+
+        Returns early when nothing is runnable (all exited, blocked on the host,
+        or stopped for a debugger). When every LWP sleeps on the virtual clock,
+        the clock jumps to the earliest deadline.
+        """
+        start = self.insns
+        while self.insns - start < budget:
+            self._expire_timers()
+            if not self.runq:
+                d = self.next_deadline()
+                if d is None:
+                    break
+                if d > self.clock_ns:
+                    self.idle_ns += d - self.clock_ns
+                continue
+            t = self.runq.popleft()
+            if t.state != LSRUN:
+                continue
+            self.current = t
+            quantum = min(SLICE, budget - (self.insns - start))
+            before = t.cpu.icount
+            signals.deliver_pending(self, t)
+            if t.state != LSRUN:
+                self.current = None
+                continue
+            ex = engine.run(t.cpu, t.proc.cache, quantum)
+            self.insns += t.cpu.icount - before
+            self.current = None
+            self._handle_exit(t, ex)
+            if t.state == LSRUN and t not in self.runq:
+                self.runq.append(t)
+        return self.insns - start
+
+    def run_until_exit(self, p: Proc, limit: int | None = None) -> int:
+        """Run until p has exited (used by `afgdb run`); returns its wait status."""
+        total = 0
+        while p.state == SACTIVE or p.state == "stopped":
+            n = self.run(1_000_000)
+            total += n
+            if n == 0 and not self.runq and self.next_deadline() is None:
+                if p.state in (SACTIVE, "stopped"):
+                    self.log("deadlock: every thread is blocked and no timer is pending")
+                    signals.kill_process(self, p, signals.SIGKILL)
+                break
+            if limit is not None and total >= limit:
+                break
+        return p.exit_status
+
+    # ----------------------------------------------------------- events
+    def _handle_exit(self, t: LWP, ex: engine.Exit) -> None:
+        tracer = t.proc.tracer
+        if ex.reason == engine.X_BUDGET:
+            return
+        if ex.reason == engine.X_EVENT and ex.event == isa.EV_SYSCALL:
+            self.syscall(t)
+            return
+        if isinstance(tracer, DebugHooks) and tracer.on_stop_event(t, ex):
+            return
+        signals.fault_to_signal(self, t, ex)
+
+    def syscall(self, t: LWP) -> None:
+        from afgdb.machine.kernel.syscalls import TABLE
+
+        c = t.cpu
+        r = c.r
+        nr = r[2]
+        handler = TABLE.get(nr)
+        tracer = t.proc.tracer
+        if isinstance(tracer, DebugHooks) and t.in_syscall != nr and tracer.on_syscall_entry(t, nr):
+            t.in_syscall = nr
+            return  # re-dispatched when the debugger resumes (pc still at the syscall)
+        t.in_syscall = nr
+        args = [r[4], r[5], r[6], r[7]]
+        if handler is not None and handler.nargs > 4:
+            try:
+                args += [t.proc.aspace.read_u32((r[29] + 16 + 4 * i) & 0xFFFFFFFF)
+                         for i in range(handler.nargs - 4)]
+            except Exception:
+                args += [0] * (handler.nargs - 4)
+        c.pc = (c.pc + 4) & 0xFFFFFFFF
+        try:
+            if handler is None:
+                if nr not in self.unknown_logged:
+                    self.unknown_logged.add(nr)
+                    name = E.SYSCALL_NAMES.get(nr - E.SYSCALL_BASE, "?")
+                    self.log(f"pid {t.proc.pid}: unimplemented system call {nr} ({name}): ENOSYS")
+                raise SyscallError(E.ENOSYS)
+            res = handler.fn(self, t, *args[:handler.nargs])
+        except WouldBlock as wb:
+            c.pc = (c.pc - 4) & 0xFFFFFFFF  # re-run the call when woken
+            self.sleep(t, wb.wchan, wb.deadline)
+            return
+        except NoReturn:
+            t.in_syscall = -1
+            if self.trace and handler is not None:
+                self._trace(t, handler, args, None, None)
+            return
+        except SyscallError as e:
+            r[2] = e.errno
+            r[7] = 1
+            if self.trace:
+                self._trace(t, handler, args, None, e.errno)
+        else:
+            r[2] = res & 0xFFFFFFFF
+            r[7] = 0
+            if self.trace and handler is not None:
+                self._trace(t, handler, args, res, None)
+        t.in_syscall = -1
+        if isinstance(tracer, DebugHooks) and t.state == LSRUN:
+            tracer.on_syscall_exit(t, nr)
+
+    def _trace(self, t: LWP, handler: Any, args: list[int], res: int | None,
+               err: int | None) -> None:
+        assert self.trace is not None
+        name = handler.name if handler else E.SYSCALL_NAMES.get(t.cpu.r[2] - E.SYSCALL_BASE, "?")
+        shown = handler.format_args(self, t, args) if handler else ", ".join(map(hex, args))
+        if err is not None:
+            out = f"-1 {E.ERRNO_NAMES.get(err, err)}"
+        elif res is None:
+            out = "?"
+        else:
+            out = str(res - (1 << 32) if res & 0x80000000 and res > 0xFFFFF000 else res)
+        print(f"{t.proc.pid} {name}({shown}) = {out}", file=self.trace)
+
+    # ------------------------------------------------------------ stdio
+    def capture_stdio(self) -> BufferStream:
+        """Replace the host stdio for new processes with a buffer (the server uses it)."""
+        buf = BufferStream(2)
+        self.stdio = (buf, buf, buf)
+        return buf
+
+
+__all__ = ["Kernel", "DebugHooks", "LWP", "Proc", "LSRUN", "LSSLEEP", "LSSTOP"]

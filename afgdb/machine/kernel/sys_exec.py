@@ -1,0 +1,123 @@
+"""execve: replace a process image in place (same pid), as kern_exec.c does."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from afgdb.machine.cpu.engine import CodeCache
+from afgdb.machine.cpu.state import CPU
+from afgdb.machine.kernel import kern_exec
+from afgdb.machine.kernel import linux_abi as E
+from afgdb.machine.kernel.errors import NoReturn, SyscallError
+from afgdb.machine.kernel.proc import SigAction
+from afgdb.machine.kernel.uaccess import copyin_u32, copyinstr
+from afgdb.machine.memory import AddressSpace, MemFault
+
+if TYPE_CHECKING:
+    from afgdb.machine.kernel.kernel import Kernel
+    from afgdb.machine.kernel.proc import LWP
+
+ARG_MAX = 128 * 1024
+MAX_EXEC_SIZE = 64 << 20
+
+
+def read_program(k: Kernel, cwd: str, path: str) -> tuple[str, bytes]:
+    """(guest path, file bytes) of an executable, with execve's errors."""
+    guest = k.vfs.resolve(path, cwd, must_exist=True)
+    host = k.vfs.host(guest)
+    if os.path.isdir(host):
+        raise SyscallError(E.EACCES, f"{guest} is a directory")
+    if not os.access(host, os.X_OK):
+        raise SyscallError(E.EACCES, f"{guest} is not executable")
+    try:
+        size = os.path.getsize(host)
+        if size > MAX_EXEC_SIZE:
+            raise SyscallError(E.E2BIG if hasattr(E, "E2BIG") else E.ENOMEM, "program too large")
+        with open(host, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise SyscallError(E.EACCES, str(e)) from None
+    if data[:2] == b"#!":
+        raise kern_exec.ExecFormatError("interpreter scripts (#!) are not supported; "
+                                        "run the interpreter with the script as argument")
+    return guest, data
+
+
+def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]) -> None:
+    """Load path into t's process; on success t is the only LWP, at the entry point."""
+    p = t.proc
+    guest, data = read_program(k, p.cwd, path)
+    img = kern_exec.parse(data)
+    if sum(len(a) + 1 for a in argv + envp) > ARG_MAX:
+        raise SyscallError(getattr(E, "E2BIG", 7))
+    # Point of no return: build the new image, then drop the old one.
+    aspace = AddressSpace()
+    name = os.path.basename(guest)
+    kern_exec.load(aspace, data, img, guest)
+    sp, auxv = kern_exec.build_stack(aspace, img, argv, envp, guest.encode(),
+                                     (p.uid, p.euid, p.gid, p.egid),
+                                     k.random_bytes(16, b"at_random%d" % p.pid))
+    from afgdb.machine.kernel import signals
+
+    for other in list(p.lwps):
+        if other is not t and other.state != "zombie":
+            signals.exit_lwp(k, other)
+    p.lwps = [t]
+    old = p.aspace
+    p.aspace = aspace
+    p.cache = CodeCache(aspace)
+    if old is not aspace:
+        old.release()
+    p.fds.close_on_exec()
+    for sig, act in list(p.sigactions.items()):
+        if act.handler > 1:
+            p.sigactions[sig] = SigAction()
+    p.exe = guest
+    p.comm = name[:15]
+    p.argv = list(argv)
+    p.envp = list(envp)
+    p.auxv = auxv
+    p.entry = img.entry
+    if p.nospawn_on_exec:
+        p.nospawn |= p.nospawn_on_exec
+        p.nospawn_on_exec = 0
+    cpu = CPU()
+    cpu.icount = t.cpu.icount
+    cpu.r[29] = sp
+    cpu.pc = img.entry
+    t.cpu = cpu
+    t.name = p.comm
+    t.clear_child_tid = 0
+    t.robust_list = 0
+    t.sigaltstack = (0, 0, 2)
+
+
+def _strvec(t: LWP, addr: int) -> list[bytes]:
+    out: list[bytes] = []
+    if not addr:
+        return out
+    while True:
+        ptr = copyin_u32(t, addr + 4 * len(out))
+        if not ptr:
+            return out
+        if len(out) > 65536:
+            raise SyscallError(getattr(E, "E2BIG", 7))
+        try:
+            out.append(t.proc.aspace.read_cstr(ptr, ARG_MAX))
+        except MemFault:
+            raise SyscallError(E.EFAULT) from None
+
+
+def sys_execve(k: Kernel, t: LWP, path: int, argv: int, envp: int) -> int:
+    name = copyinstr(t, path)
+    args = _strvec(t, argv)
+    env = _strvec(t, envp)
+    hook = k.extensions.get("exec_check")
+    if hook is not None:
+        hook(t)  # e.g. exec disabled for this process: raises
+    do_execve(k, t, name, args, env)
+    tracer = t.proc.tracer
+    if tracer is not None:
+        tracer.on_exec(t)  # type: ignore[attr-defined]
+    raise NoReturn

@@ -1,0 +1,172 @@
+"""The system call table (NetBSD's syscalls.master): number, name, arguments, handler.
+
+One declarative list. Dispatch, ``--trace-syscalls`` names and argument
+formatting, gdb's syscall catching and the test that every row has a
+handler all come from it. Numbers are Linux o32 (4000 + n); afgdb's own
+calls live at AFGDB_BASE and are documented in ``include/afgdb.h``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from afgdb.machine.kernel import sys_file, sys_mem, sys_misc, sys_proc
+from afgdb.machine.kernel.linux_abi import SYSCALL_BASE
+
+if TYPE_CHECKING:
+    from afgdb.machine.kernel.kernel import Kernel
+    from afgdb.machine.kernel.proc import LWP
+
+AFGDB_BASE = 4900  # afgdb's private range, above every Linux o32 number
+
+Handler = Callable[..., int]
+
+
+@dataclass(frozen=True)
+class Syscall:
+    nr: int
+    name: str
+    args: tuple[tuple[str, str], ...]  # (type, name); types: int uint ptr str size fd flags
+    fn: Handler
+
+    @property
+    def nargs(self) -> int:
+        return len(self.args)
+
+    def format_args(self, k: Kernel, t: LWP, values: list[int]) -> str:
+        out = []
+        for (ty, _name), v in zip(self.args, values):
+            if ty == "str":
+                try:
+                    s = t.proc.aspace.read_cstr(v, 256).decode("utf-8", "replace")
+                    out.append(repr(s).replace("'", '"'))
+                except Exception:
+                    out.append(hex(v))
+            elif ty in ("int", "fd"):
+                out.append(str(v - (1 << 32) if v & 0x80000000 else v))
+            elif ty in ("uint", "size"):
+                out.append(str(v))
+            else:
+                out.append(hex(v))
+        return ", ".join(out)
+
+
+def _spec(text: str) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    parts = [p.strip().split() for p in text.split(",")]
+    return tuple((p[0], p[1]) for p in parts)
+
+
+# (offset from 4000 or absolute afgdb number, name, "type name, ...", handler)
+_ROWS: list[tuple[int, str, str, Handler]] = [
+    (1, "exit", "int status", sys_proc.sys_exit),
+    (3, "read", "fd fd, ptr buf, size count", sys_file.sys_read),
+    (4, "write", "fd fd, ptr buf, size count", sys_file.sys_write),
+    (5, "open", "str path, flags flags, uint mode", sys_file.sys_open),
+    (6, "close", "fd fd", sys_file.sys_close),
+    (10, "unlink", "str path", sys_file.sys_unlink),
+    (12, "chdir", "str path", sys_file.sys_chdir),
+    (13, "time", "ptr tloc", sys_misc.sys_time),
+    (19, "lseek", "fd fd, int offset, int whence", sys_file.sys_lseek),
+    (20, "getpid", "", sys_proc.sys_getpid),
+    (24, "getuid", "", sys_proc.sys_getuid),
+    (33, "access", "str path, int mode", sys_file.sys_access),
+    (39, "mkdir", "str path, uint mode", sys_file.sys_mkdir),
+    (40, "rmdir", "str path", sys_file.sys_rmdir),
+    (38, "rename", "str old, str new", sys_file.sys_rename),
+    (45, "brk", "ptr addr", sys_mem.sys_brk),
+    (47, "getgid", "", sys_proc.sys_getgid),
+    (49, "geteuid", "", sys_proc.sys_geteuid),
+    (50, "getegid", "", sys_proc.sys_getegid),
+    (54, "ioctl", "fd fd, uint req, ptr arg", sys_file.sys_ioctl),
+    (60, "umask", "uint mask", sys_proc.sys_umask),
+    (64, "getppid", "", sys_proc.sys_getppid),
+    (65, "getpgrp", "", sys_proc.sys_getpgrp),
+    (76, "getrlimit", "int resource, ptr rlim", sys_proc.sys_getrlimit),
+    (77, "getrusage", "int who, ptr usage", sys_proc.sys_getrusage),
+    (78, "gettimeofday", "ptr tv, ptr tz", sys_misc.sys_gettimeofday),
+    (85, "readlink", "str path, ptr buf, size size", sys_file.sys_readlink),
+    (90, "mmap", "ptr addr, size len, int prot, int flags, fd fd, uint off", sys_mem.sys_mmap),
+    (91, "munmap", "ptr addr, size len", sys_mem.sys_munmap),
+    (93, "ftruncate", "fd fd, size len", sys_file.sys_ftruncate),
+    (122, "uname", "ptr buf", sys_misc.sys_uname),
+    (125, "mprotect", "ptr addr, size len, int prot", sys_mem.sys_mprotect),
+    (132, "getpgid", "int pid", sys_proc.sys_getpgid),
+    (140, "_llseek", "fd fd, uint hi, uint lo, ptr result, int whence", sys_file.sys_llseek),
+    (145, "readv", "fd fd, ptr iov, int iovcnt", sys_file.sys_readv),
+    (146, "writev", "fd fd, ptr iov, int iovcnt", sys_file.sys_writev),
+    (151, "getsid", "int pid", sys_proc.sys_getsid),
+    (158, "sched_yield", "", sys_proc.sys_sched_yield),
+    (166, "nanosleep", "ptr req, ptr rem", sys_misc.sys_nanosleep),
+    (167, "mremap", "ptr old, size oldlen, size newlen, int flags, ptr new", sys_mem.sys_mremap),
+    (186, "getresuid", "ptr ruid, ptr euid, ptr suid", sys_proc.sys_getresuid),
+    (191, "getresgid", "ptr rgid, ptr egid, ptr sgid", sys_proc.sys_getresgid),
+    (194, "rt_sigaction", "int sig, ptr act, ptr oact, size sigsetsize", sys_proc.sys_rt_sigaction),
+    (195, "rt_sigprocmask", "int how, ptr set, ptr oset, size sigsetsize",
+     sys_proc.sys_rt_sigprocmask),
+    (200, "pread64", "fd fd, ptr buf, size count, uint pad, uint lo, uint hi", sys_file.sys_pread64),
+    (201, "pwrite64", "fd fd, ptr buf, size count, uint pad, uint lo, uint hi",
+     sys_file.sys_pwrite64),
+    (203, "getcwd", "ptr buf, size size", sys_file.sys_getcwd),
+    (210, "mmap2", "ptr addr, size len, int prot, int flags, fd fd, uint pgoff", sys_mem.sys_mmap2),
+    (212, "ftruncate64", "fd fd, uint pad, uint lo, uint hi", sys_file.sys_ftruncate64),
+    (213, "stat64", "str path, ptr buf", sys_file.sys_stat64),
+    (214, "lstat64", "str path, ptr buf", sys_file.sys_lstat64),
+    (215, "fstat64", "fd fd, ptr buf", sys_file.sys_fstat64),
+    (218, "madvise", "ptr addr, size len, int advice", sys_mem.sys_madvise),
+    (219, "getdents64", "fd fd, ptr dirp, size count", sys_file.sys_getdents64),
+    (220, "fcntl64", "fd fd, int cmd, uint arg", sys_file.sys_fcntl),
+    (55, "fcntl", "fd fd, int cmd, uint arg", sys_file.sys_fcntl),
+    (222, "gettid", "", sys_proc.sys_gettid),
+    (246, "exit_group", "int status", sys_proc.sys_exit_group),
+    (252, "set_tid_address", "ptr tidptr", sys_proc.sys_set_tid_address),
+    (263, "clock_gettime", "int clk, ptr tp", sys_misc.sys_clock_gettime),
+    (264, "clock_getres", "int clk, ptr tp", sys_misc.sys_clock_getres),
+    (265, "clock_nanosleep", "int clk, int flags, ptr req, ptr rem", sys_misc.sys_clock_nanosleep),
+    (283, "set_thread_area", "ptr addr", sys_proc.sys_set_thread_area),
+    (288, "openat", "fd dirfd, str path, flags flags, uint mode", sys_file.sys_openat),
+    (289, "mkdirat", "fd dirfd, str path, uint mode", sys_file.sys_mkdirat),
+    (293, "fstatat64", "fd dirfd, str path, ptr buf, flags flags", sys_file.sys_fstatat64),
+    (294, "unlinkat", "fd dirfd, str path, flags flags", sys_file.sys_unlinkat),
+    (298, "readlinkat", "fd dirfd, str path, ptr buf, size size", sys_file.sys_readlinkat),
+    (300, "faccessat", "fd dirfd, str path, int mode", sys_file.sys_faccessat),
+    (309, "set_robust_list", "ptr head, size len", sys_proc.sys_set_robust_list),
+    (338, "prlimit64", "int pid, int resource, ptr new, ptr old", sys_proc.sys_prlimit64),
+    (353, "getrandom", "ptr buf, size count, flags flags", sys_misc.sys_getrandom),
+    (366, "statx", "fd dirfd, str path, flags flags, uint mask, ptr buf", sys_file.sys_statx),
+    (367, "rseq", "ptr rseq, size len, flags flags, uint sig", sys_misc.sys_enosys),
+    (403, "clock_gettime64", "int clk, ptr tp", sys_misc.sys_clock_gettime64),
+    (406, "clock_getres_time64", "int clk, ptr tp", sys_misc.sys_clock_getres64),
+    (407, "clock_nanosleep_time64", "int clk, int flags, ptr req, ptr rem",
+     sys_misc.sys_clock_nanosleep64),
+    (439, "faccessat2", "fd dirfd, str path, int mode, flags flags", sys_file.sys_faccessat2),
+]
+
+
+def _build(rows: list[tuple[int, str, str, Handler]]) -> dict[int, Syscall]:
+    table: dict[int, Syscall] = {}
+    for off, name, spec, fn in rows:
+        nr = off if off >= AFGDB_BASE else SYSCALL_BASE + off
+        if nr in table:
+            raise ValueError(f"system call {nr} listed twice")
+        table[nr] = Syscall(nr, name, _spec(spec), fn)
+    return table
+
+
+TABLE: dict[int, Syscall] = _build(_ROWS)
+EXTRA_ROWS: list[tuple[int, str, str, Handler]] = []
+
+
+def register(rows: list[tuple[int, str, str, Handler]]) -> None:
+    """Add rows from another subsystem module (process model, sockets, afgdb calls)."""
+    for nr, sc in _build(rows).items():
+        if nr in TABLE:
+            raise ValueError(f"system call {nr} ({sc.name}) listed twice")
+        TABLE[nr] = sc
+    EXTRA_ROWS.extend(rows)
+
+
+def by_name(name: str) -> Syscall | None:
+    return next((s for s in TABLE.values() if s.name == name), None)

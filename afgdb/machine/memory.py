@@ -1,0 +1,389 @@
+"""Guest address spaces: 4 KiB pages, permissions, regions, copy-on-write.
+
+Owns the page frames of every process and the fast lookup tables that
+translated code indexes directly (``R32``/``W32``, ``R8``/``W8``,
+``R16``/``W16``: page number -> view of the frame). A page is present in a
+fast table only while an access of that kind needs no bookkeeping; every
+other access (first touch, copy-on-write, a write to a page holding
+translated code, a watched page, a fault) misses there and takes the slow
+path in this module. Knows nothing of the CPU or of system calls.
+"""
+
+from __future__ import annotations
+
+import bisect
+import sys
+from array import array
+from dataclasses import dataclass, field
+from typing import Callable
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+PAGE_MASK = PAGE_SIZE - 1
+USER_TOP = 0x80000000
+
+PROT_NONE = 0
+PROT_READ = 1
+PROT_WRITE = 2
+PROT_EXEC = 4
+
+if sys.byteorder != "little":  # pragma: no cover - the frames are host-order word arrays
+    raise ImportError("afgdb's memory model needs a little-endian host")
+
+_ZERO_PAGE = bytes(PAGE_SIZE)
+
+
+class MemFault(Exception):
+    """A guest access that the address space cannot satisfy (becomes SIGSEGV/SIGBUS)."""
+
+    def __init__(self, addr: int, write: bool, mapped: bool) -> None:
+        super().__init__(f"{'write' if write else 'read'} fault at {addr:#010x}")
+        self.addr = addr
+        self.write = write
+        self.mapped = mapped  # True: protection fault (SEGV_ACCERR); False: SEGV_MAPERR
+
+
+class Frame:
+    """One physical page: a word array with byte and halfword views of the same storage."""
+
+    __slots__ = ("w", "h", "b", "refs")
+
+    def __init__(self, data: bytes = _ZERO_PAGE) -> None:
+        self.w = array("I", data)
+        mv = memoryview(self.w)
+        self.h = mv.cast("B").cast("H")
+        self.b = mv.cast("B")
+        self.refs = 1
+
+
+@dataclass
+class Region:
+    """A mapping: [start, end) with protection and a name for maps and core files."""
+
+    start: int
+    end: int
+    prot: int
+    name: str = ""
+    offset: int = 0  # file offset of a file-backed mapping (for NT_FILE)
+    kind: str = "anon"  # anon | file | brk | stack
+
+
+@dataclass
+class AddressSpace:
+    """Pages and regions of one guest address space (shared by the threads of a process)."""
+
+    frames: dict[int, Frame] = field(default_factory=dict)
+    regions: list[Region] = field(default_factory=list)
+    R32: dict[int, array[int]] = field(default_factory=dict)
+    W32: dict[int, array[int]] = field(default_factory=dict)
+    R16: dict[int, memoryview] = field(default_factory=dict)
+    W16: dict[int, memoryview] = field(default_factory=dict)
+    R8: dict[int, memoryview] = field(default_factory=dict)
+    W8: dict[int, memoryview] = field(default_factory=dict)
+    cow: set[int] = field(default_factory=set)
+    code_pages: set[int] = field(default_factory=set)
+    watched_pages: set[int] = field(default_factory=set)
+    brk_start: int = 0
+    brk: int = 0
+    mmap_base: int = 0x77000000
+    # Called with a page number when translated code from that page must be dropped.
+    on_code_write: Callable[[int], None] | None = None
+    # Called on every slow-path access to a watched page: (addr, size, is_write).
+    on_watch: Callable[[int, int, bool], None] | None = None
+
+    # ----------------------------------------------------------------- regions
+    def find_region(self, addr: int) -> Region | None:
+        starts = [r.start for r in self.regions]
+        i = bisect.bisect_right(starts, addr) - 1
+        if i >= 0 and addr < self.regions[i].end:
+            return self.regions[i]
+        return None
+
+    def map(self, start: int, length: int, prot: int, name: str = "", kind: str = "anon",
+            offset: int = 0) -> None:
+        """Map [start, start+length) fresh (zero-filled, replacing what was there)."""
+        end = start + ((length + PAGE_MASK) & ~PAGE_MASK)
+        if end == start:
+            return
+        self.unmap(start, end - start)
+        i = bisect.bisect_left([r.start for r in self.regions], start)
+        self.regions.insert(i, Region(start, end, prot, name, offset, kind))
+
+    def unmap(self, start: int, length: int) -> None:
+        end = start + ((length + PAGE_MASK) & ~PAGE_MASK)
+        keep: list[Region] = []
+        for r in self.regions:
+            if r.end <= start or r.start >= end:
+                keep.append(r)
+                continue
+            if r.start < start:
+                keep.append(Region(r.start, start, r.prot, r.name, r.offset, r.kind))
+            if r.end > end:
+                keep.append(Region(end, r.end, r.prot, r.name, r.offset + (end - r.start), r.kind))
+        self.regions = keep
+        for pn in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
+            self._drop_page(pn)
+
+    def protect(self, start: int, length: int, prot: int) -> bool:
+        """mprotect: False if part of the range is unmapped (ENOMEM)."""
+        end = start + ((length + PAGE_MASK) & ~PAGE_MASK)
+        addr = start
+        while addr < end:
+            r = self.find_region(addr)
+            if r is None:
+                return False
+            addr = r.end
+        out: list[Region] = []
+        for r in self.regions:
+            if r.end <= start or r.start >= end:
+                out.append(r)
+                continue
+            if r.start < start:
+                out.append(Region(r.start, start, r.prot, r.name, r.offset, r.kind))
+            lo, hi = max(r.start, start), min(r.end, end)
+            out.append(Region(lo, hi, prot, r.name, r.offset + (lo - r.start), r.kind))
+            if r.end > end:
+                out.append(Region(end, r.end, r.prot, r.name, r.offset + (end - r.start), r.kind))
+        self.regions = out
+        for pn in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
+            if pn in self.frames:
+                self._publish(pn)
+        return True
+
+    def find_free(self, length: int, hint: int = 0) -> int:
+        """A free, page-aligned range of length bytes, searching down from mmap_base."""
+        length = (length + PAGE_MASK) & ~PAGE_MASK
+        if hint and not hint & PAGE_MASK and self._is_free(hint, length) \
+                and hint + length <= USER_TOP:
+            return hint
+        top = self.mmap_base
+        for r in reversed(self.regions):
+            if r.start >= top:
+                continue
+            if r.end <= top - length:
+                return top - length
+            top = min(top, r.start)
+        if top - length >= 0x10000:
+            return top - length
+        raise MemoryError("guest address space exhausted")
+
+    def _is_free(self, start: int, length: int) -> bool:
+        return all(r.end <= start or r.start >= start + length for r in self.regions)
+
+    # ------------------------------------------------------------------ frames
+    def _publish(self, pn: int) -> None:
+        """Put page pn into the fast tables that its protection and state allow."""
+        fr = self.frames[pn]
+        r = self.find_region(pn << PAGE_SHIFT)
+        prot = r.prot if r else 0
+        watched = pn in self.watched_pages
+        if prot & PROT_READ and not watched:
+            self.R32[pn] = fr.w
+            self.R16[pn] = fr.h
+            self.R8[pn] = fr.b
+        else:
+            self._unpublish_read(pn)
+        if prot & PROT_WRITE and not watched and pn not in self.cow and pn not in self.code_pages:
+            self.W32[pn] = fr.w
+            self.W16[pn] = fr.h
+            self.W8[pn] = fr.b
+        else:
+            self._unpublish_write(pn)
+
+    def _unpublish_read(self, pn: int) -> None:
+        self.R32.pop(pn, None)
+        self.R16.pop(pn, None)
+        self.R8.pop(pn, None)
+
+    def _unpublish_write(self, pn: int) -> None:
+        self.W32.pop(pn, None)
+        self.W16.pop(pn, None)
+        self.W8.pop(pn, None)
+
+    def _drop_page(self, pn: int) -> None:
+        fr = self.frames.pop(pn, None)
+        if fr is not None:
+            fr.refs -= 1
+        self._unpublish_read(pn)
+        self._unpublish_write(pn)
+        self.cow.discard(pn)
+        if pn in self.code_pages:
+            self.code_pages.discard(pn)
+            if self.on_code_write:
+                self.on_code_write(pn)
+
+    def frame_for(self, addr: int, write: bool, exec_: bool = False,
+                  check: bool = True) -> Frame:
+        """The frame behind addr, allocating or un-sharing it as the access needs.
+
+        check=False is the debugger's view: protection is ignored (gdb may
+        write breakpoints into text and read PROT_NONE guard pages), but
+        unmapped addresses still fault.
+        """
+        pn = addr >> PAGE_SHIFT
+        r = self.find_region(addr)
+        if r is None:
+            raise MemFault(addr, write, False)
+        if check:
+            need = PROT_WRITE if write else (PROT_EXEC if exec_ else PROT_READ)
+            if not r.prot & need:
+                raise MemFault(addr, write, True)
+        fr = self.frames.get(pn)
+        if fr is None:
+            fr = self.frames[pn] = Frame()
+            self._publish(pn)
+        if write:
+            if pn in self.cow:
+                if fr.refs > 1:
+                    fr.refs -= 1
+                    fr = self.frames[pn] = Frame(fr.w.tobytes())
+                self.cow.discard(pn)
+                self._publish(pn)
+            if pn in self.code_pages:
+                self.code_pages.discard(pn)
+                if self.on_code_write:
+                    self.on_code_write(pn)
+                self._publish(pn)
+        return fr
+
+    def mark_code(self, pn: int) -> None:
+        """Translated code was made from page pn: writes must now take the slow path."""
+        if pn not in self.code_pages:
+            self.code_pages.add(pn)
+            self._unpublish_write(pn)
+
+    def set_watched(self, pages: set[int]) -> None:
+        """Pages holding a watchpoint: every access to them takes the slow path."""
+        old = self.watched_pages
+        self.watched_pages = set(pages)
+        for pn in old | self.watched_pages:
+            if pn in self.frames:
+                self._publish(pn)
+
+    # ------------------------------------------------------- guest slow paths
+    def load(self, addr: int, size: int) -> int:
+        """A CPU load that missed the fast tables (size 1, 2 or 4; aligned)."""
+        fr = self.frame_for(addr, False)
+        if self.watched_pages and self.on_watch and (addr >> PAGE_SHIFT) in self.watched_pages:
+            self.on_watch(addr, size, False)
+        off = addr & PAGE_MASK
+        if size == 4:
+            return fr.w[off >> 2]
+        if size == 2:
+            return int(fr.h[off >> 1])
+        return int(fr.b[off])
+
+    def store(self, addr: int, size: int, value: int) -> None:
+        """A CPU store that missed the fast tables."""
+        fr = self.frame_for(addr, True)
+        if self.watched_pages and self.on_watch and (addr >> PAGE_SHIFT) in self.watched_pages:
+            self.on_watch(addr, size, True)
+        off = addr & PAGE_MASK
+        if size == 4:
+            fr.w[off >> 2] = value & 0xFFFFFFFF
+        elif size == 2:
+            fr.h[off >> 1] = value & 0xFFFF
+        else:
+            fr.b[off] = value & 0xFF
+
+    def fetch(self, addr: int) -> int:
+        """An instruction word, for translation (needs PROT_EXEC)."""
+        fr = self.frame_for(addr, False, exec_=True)
+        return fr.w[(addr & PAGE_MASK) >> 2]
+
+    # ----------------------------------------------- kernel and debugger I/O
+    def read(self, addr: int, length: int, check: bool = True) -> bytes:
+        """Bytes from guest memory; MemFault if any of it is not readable."""
+        out = bytearray()
+        while length > 0:
+            if addr >= USER_TOP or addr < 0:
+                raise MemFault(addr, False, False)
+            off = addr & PAGE_MASK
+            n = min(length, PAGE_SIZE - off)
+            pn = addr >> PAGE_SHIFT
+            fr = self.frames.get(pn)
+            if fr is None:
+                r = self.find_region(addr)
+                if r is None or (check and not r.prot & PROT_READ):
+                    raise MemFault(addr, False, r is not None)
+                out += _ZERO_PAGE[:n]  # untouched page: read zeros without allocating
+            else:
+                if check:
+                    r = self.find_region(addr)
+                    if r is None or not r.prot & PROT_READ:
+                        raise MemFault(addr, False, r is not None)
+                out += fr.b[off:off + n]
+            addr += n
+            length -= n
+        return bytes(out)
+
+    def write(self, addr: int, data: bytes, check: bool = True) -> None:
+        """Copy bytes into guest memory (copy-on-write and code invalidation honoured)."""
+        pos = 0
+        length = len(data)
+        while pos < length:
+            if addr >= USER_TOP or addr < 0:
+                raise MemFault(addr, True, False)
+            off = addr & PAGE_MASK
+            n = min(length - pos, PAGE_SIZE - off)
+            fr = self.frame_for(addr, True, check=check)
+            if not check:
+                # The debugger wrote into a page it may not write; keep fast tables honest.
+                self._publish(addr >> PAGE_SHIFT)
+            fr.b[off:off + n] = data[pos:pos + n]
+            addr += n
+            pos += n
+
+    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string (without the NUL); MemFault past readable memory."""
+        out = bytearray()
+        while len(out) < limit:
+            off = addr & PAGE_MASK
+            chunk = self.read(addr, min(PAGE_SIZE - off, limit - len(out)))
+            i = chunk.find(b"\0")
+            if i >= 0:
+                return bytes(out + chunk[:i])
+            out += chunk
+            addr += len(chunk)
+        raise MemFault(addr, False, True)
+
+    def read_u32(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 4), "little")
+
+    def write_u32(self, addr: int, value: int) -> None:
+        self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    # -------------------------------------------------------------- fork/exec
+    def fork(self) -> AddressSpace:
+        """A copy-on-write child: frames are shared until either side writes."""
+        child = AddressSpace(
+            regions=[Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
+                     for r in self.regions],
+            brk_start=self.brk_start, brk=self.brk, mmap_base=self.mmap_base)
+        for pn, fr in self.frames.items():
+            fr.refs += 1
+            child.frames[pn] = fr
+            self.cow.add(pn)
+            child.cow.add(pn)
+        for pn in self.frames:
+            self._publish(pn)
+            child._publish(pn)
+        return child
+
+    def release(self) -> None:
+        """Drop every frame (exit or exec)."""
+        for fr in self.frames.values():
+            fr.refs -= 1
+        self.frames.clear()
+        self.regions.clear()
+        for d in (self.R32, self.W32, self.R16, self.W16, self.R8, self.W8):
+            d.clear()
+        self.cow.clear()
+        self.code_pages.clear()
+
+    def resident_pages(self) -> int:
+        return len(self.frames)
+
+    def private_pages(self) -> int:
+        """Pages this space does not share with another (what a fork actually cost)."""
+        return sum(1 for fr in self.frames.values() if fr.refs == 1)
