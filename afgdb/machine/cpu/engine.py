@@ -169,11 +169,13 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                     return Exit(X_FAULT, pc, fault=e)
                 except _WatchHit as w:
                     return _watch_exit(c, sb, sys.exc_info()[2], pc, w)
-                except (CoprocessorUnusable, fpu.FPUException, ZeroDivisionError) as e:
+                except (CoprocessorUnusable, fpu.FPUException, ArithmeticError, ValueError,
+                        TypeError) as e:
                     c.pc = pc
                     return _helper_exit(e, pc)
                 b = sb
-            except (CoprocessorUnusable, fpu.FPUException, ZeroDivisionError, MemFault) as e:
+            except (CoprocessorUnusable, fpu.FPUException, ArithmeticError, ValueError, MemFault,
+                    TypeError) as e:
                 idx = _faulting_index(sys.exc_info()[2], b)
                 if idx and _is_delay_slot(cache, b, idx):
                     idx -= 1
@@ -223,7 +225,7 @@ def _helper_exit(e: Exception, pc: int) -> Exit:
         return Exit(X_EVENT, pc, isa.EV_RESERVED, detail=str(e))
     if isinstance(e, fpu.FPUException):
         return Exit(X_EVENT, pc, isa.EV_FPE, detail=str(e))
-    return Exit(X_EVENT, pc, isa.EV_TRAP, detail=str(e))
+    return Exit(X_EVENT, pc, isa.EV_RESERVED, detail=f"{type(e).__name__}: {e}")
 
 
 def _watch_exit(c: CPU, sb: Block, tb: TracebackType | None, pc: int, w: _WatchHit) -> Exit:

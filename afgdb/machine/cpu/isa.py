@@ -236,7 +236,7 @@ def _rows() -> list[Insn]:
         "p = ((HI << 32) | LO) - X(RS) * X(RT)\nLO = p & 0xFFFFFFFF\nHI = (p >> 32) & 0xFFFFFFFF")
     add("msubu", _sp2(5), "RS, RT",
         "p = ((HI << 32) | LO) - RS * RT\nLO = p & 0xFFFFFFFF\nHI = (p >> 32) & 0xFFFFFFFF")
-    add("clz", _sp2(32), "RD, RS", "RD = 32 - RS.bit_length()")
+    add("clz", _sp2(32), "RD, RS", "RD = 32 - (RS).bit_length()")
     add("clo", _sp2(33), "RD, RS", "RD = 32 - (~RS & 0xFFFFFFFF).bit_length()")
     add("sdbbp", _sp2(63), "", "TRAP(EV_BREAK)", kind=K_EXIT)
 
@@ -244,7 +244,7 @@ def _rows() -> list[Insn]:
     add("ext", _sp3(0), "RT, RS, LSB, EXTSIZE",
         "RT = (RS >> LSB) & ((1 << (MSB + 1)) - 1)")
     add("ins", _sp3(4), "RT, RS, LSB, INSSIZE",
-        "m = ((1 << (MSB - LSB + 1)) - 1) << LSB\nRT = (RT & ~m & 0xFFFFFFFF) | ((RS << LSB) & m)")
+        "if MSB < LSB:\n    TRAP(EV_RESERVED)\nm = ((1 << (MSB - LSB + 1)) - 1) << LSB\nRT = (RT & ~m & 0xFFFFFFFF) | ((RS << LSB) & m)")
     add("wsbh", (0xFFE007FF, (31 << 26) | (2 << 6) | 32), "RD, RT",
         "RD = ((RT & 0x00FF00FF) << 8) | ((RT >> 8) & 0x00FF00FF)")
     add("seb", (0xFFE007FF, (31 << 26) | (16 << 6) | 32), "RD, RT",
