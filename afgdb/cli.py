@@ -30,8 +30,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         print(f"afgdb: {e}", file=sys.stderr)
         return 2
-    env = list(ns.env) if ns.env is not None else [
-        "PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]
+    env = ([] if ns.ignore_environment else ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"])
+    env += ns.env or []
     t0 = time.perf_counter()
     try:
         p = k.spawn(ns.program, [ns.program] + list(ns.args), env)
@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", action="store_true",
                      help="print instructions executed and instructions per second")
     run.add_argument("--env", action="append", metavar="NAME=VALUE",
-                     help="guest environment (repeatable; default PATH, HOME, TERM)")
+                     help="add to the guest environment (repeatable)")
+    run.add_argument("-i", "--ignore-environment", action="store_true",
+                     help="start the guest with an empty environment (default: PATH, HOME, TERM)")
     run.add_argument("program", help="guest path of the program, e.g. /bin/hello")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)

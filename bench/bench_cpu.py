@@ -1,0 +1,85 @@
+"""Instructions per second of afgdb (CPython and PyPy) against qemu-mipsel, side by side.
+
+Runs the same CPU-bound guest programs under each engine in one run and
+prints wall time, millions of guest instructions per second (the count is
+afgdb's own: the programs are deterministic, so qemu executes the same
+instructions) and each engine's time relative to qemu-mipsel.
+
+    python bench/bench_cpu.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ROOT = REPO / "afgdb" / "rootfs" / "root"
+PROGRAMS = [("cpubound", ["2"]), ("fib", ["22"])]
+
+
+def interpreters() -> list[tuple[str, list[str]]]:
+    out = [("afgdb/CPython", [sys.executable])]
+    for cand in (REPO / ".venv-pypy" / "bin" / "python", shutil.which("pypy3")):
+        if cand and Path(cand).exists():
+            out.append(("afgdb/PyPy", [str(cand)]))
+            break
+    return out
+
+
+def run_afgdb(python: list[str], prog: str, args: list[str]) -> tuple[float, int, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    t0 = time.perf_counter()
+    p = subprocess.run(python + ["-m", "afgdb", "run", "--stats", f"/bin/{prog}", *args],
+                       capture_output=True, env=env, check=False)
+    dt = time.perf_counter() - t0
+    m = re.search(rb"afgdb: (\d+) instructions", p.stderr)
+    if not m:
+        raise SystemExit(f"afgdb failed on {prog}: {p.stderr.decode()[-500:]}")
+    return dt, int(m.group(1)), p.stdout.decode()
+
+
+def run_qemu(prog: str, args: list[str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    p = subprocess.run(["qemu-mipsel", str(ROOT / "bin" / prog), *args], capture_output=True,
+                       check=False)
+    return time.perf_counter() - t0, p.stdout.decode()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each; the median counts")
+    ns = ap.parse_args()
+    if not shutil.which("qemu-mipsel"):
+        print("qemu-mipsel not found (apt-get install qemu-user)", file=sys.stderr)
+        return 2
+    print(f"{'program':<14}{'engine':<16}{'wall s':>9}{'MIPS':>10}{'x qemu time':>13}")
+    for prog, args in PROGRAMS:
+        rows: dict[str, list[float]] = {}
+        icount = 0
+        expected = None
+        for _ in range(ns.rounds):  # interleave engines so drift hits all alike
+            dq, out_q = run_qemu(prog, args)
+            rows.setdefault("qemu-mipsel", []).append(dq)
+            expected = out_q
+            for name, py in interpreters():
+                dt, icount, out = run_afgdb(py, prog, args)
+                if out != expected:
+                    raise SystemExit(f"{name} output differs from qemu on {prog}")
+                rows.setdefault(name, []).append(dt)
+        q = sorted(rows["qemu-mipsel"])[len(rows["qemu-mipsel"]) // 2]
+        label = f"{prog} {' '.join(args)}"
+        for name, times in rows.items():
+            med = sorted(times)[len(times) // 2]
+            print(f"{label:<14}{name:<16}{med:>9.3f}{icount / med / 1e6:>10.1f}{med / q:>13.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
