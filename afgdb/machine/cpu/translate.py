@@ -16,9 +16,15 @@ methods (demand paging, copy-on-write, watchpoints, precise faults).
 
 from __future__ import annotations
 
+import atexit
 import bisect
+import hashlib
+import marshal
+import os
 import platform
 import re
+import sys
+import types
 from dataclasses import dataclass
 from types import CodeType
 from typing import Callable
@@ -286,7 +292,84 @@ def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, i
         em.emit(f"return {target} if b else {fall:#x}", 1)
 
 
-_code_cache: dict[tuple[int, bool, bytes], tuple[CodeType, int, list[int], tuple[int, ...]]] = {}
+class _CodeStore:
+    """Compiled block code, in memory and in a per-interpreter file under the user's cache.
+
+    Compiling a block's source is most of the cost of running a program the
+    first time; the same blocks recur across runs (glibc's start-up, printf),
+    so their code objects are kept with marshal, keyed by a hash of the source.
+    AFGDB_BLOCK_CACHE=0 turns the file off; AFGDB_BLOCK_CACHE=DIR moves it.
+    """
+
+    LIMIT = 20_000  # entries in the file (about 3 KiB each); past it, start over
+
+    def __init__(self) -> None:
+        self.mem: dict[bytes, CodeType] = {}
+        self.new: dict[bytes, CodeType] = {}
+        self.loaded = False
+        self.path: str | None = None
+
+    def _file(self) -> str | None:
+        setting = os.environ.get("AFGDB_BLOCK_CACHE", "")
+        if setting == "0":
+            return None
+        base = setting or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "afgdb")
+        tag = sys.implementation.cache_tag or "py"
+        return os.path.join(base, f"blocks-{tag}-{WORD_ONLY:d}.marshal")
+
+    def _load(self) -> None:
+        self.loaded = True
+        self.path = self._file()
+        if self.path is None:
+            return
+        try:
+            with open(self.path, "rb") as fh:
+                data = marshal.load(fh)
+            if isinstance(data, dict):
+                self.mem.update(data)
+        except (OSError, EOFError, ValueError, TypeError):
+            pass  # no cache yet, or one from another version: start afresh
+        atexit.register(self.save)
+
+    def get(self, src: str) -> CodeType:
+        if not self.loaded:
+            self._load()
+        key = hashlib.blake2b(src.encode(), digest_size=16).digest()
+        code = self.mem.get(key)
+        if code is None:
+            module = compile(src, "<mips block>", "exec")
+            code = next(c for c in module.co_consts if isinstance(c, CodeType))
+            if len(self.mem) >= self.LIMIT:
+                self.mem.clear()
+            self.mem[key] = code
+            self.new[key] = code
+        return code
+
+    def save(self) -> None:
+        if not self.new or self.path is None:
+            return
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            merged: dict[bytes, CodeType] = {}
+            try:
+                with open(self.path, "rb") as fh:
+                    old = marshal.load(fh)
+                if isinstance(old, dict) and len(old) + len(self.new) <= self.LIMIT:
+                    merged.update(old)
+            except (OSError, EOFError, ValueError, TypeError):
+                pass
+            merged.update(self.new)
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as fh:
+                marshal.dump(merged, fh)
+            os.replace(tmp, self.path)
+            self.new.clear()
+        except OSError:
+            pass  # a read-only or full cache directory only costs speed
+
+
+_store = _CodeStore()
 
 
 def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, object], *,
@@ -294,17 +377,6 @@ def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, obj
                   stop_at: frozenset[int] | set[int] = frozenset()) -> Block:
     """Translate (or reuse the code of an identical earlier translation) and bind to namespace."""
     src, n, lines, pages = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
-    key = (pc, slow, src.encode())
-    hit = _code_cache.get(key)
-    if hit is None:
-        module = compile(src, f"<mips block {pc:#010x}>", "exec")
-        code = next(c for c in module.co_consts if isinstance(c, CodeType))
-        hit = (code, n, lines, pages)
-        if len(_code_cache) > 200_000:
-            _code_cache.clear()
-        _code_cache[key] = hit
-    code, n, lines, pages = hit
-    import types
-
+    code = _store.get(src)
     fn = types.FunctionType(code, namespace, "blk")
     return Block(pc, n, fn, code, lines, pages)
