@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from afgdb.machine.kernel.errors import SyscallError
 from afgdb.machine.kernel.kernel import Kernel
@@ -47,6 +47,32 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return _status_to_exit(status)
 
 
+def cmd_serve(ns: argparse.Namespace) -> int:
+    import anyio
+
+    from afgdb.server import ServeOptions, serve
+    from afgdb.targets.caps import TargetError
+
+    if ns.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="afgdb: %(name)s: %(message)s")
+    opts = ServeOptions(root=ns.root, program=[ns.program] + list(ns.args) if ns.program else [],
+                        listen=ns.listen, unix=ns.unix, stdio=ns.stdio, env=ns.env)
+    try:
+        anyio.run(serve, opts)
+    except KeyboardInterrupt:
+        return 130
+    except TargetError as e:
+        print(f"afgdb: {e.msg}", file=sys.stderr)
+        return 127
+    except (OSError, ValueError) as e:
+        print(f"afgdb: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="afgdb", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -63,6 +89,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("program", help="guest path of the program, e.g. /bin/hello")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser(
+        "serve", help="serve the machine to gdb (remote protocol)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve the simulated machine to gdb over the remote protocol.",
+        epilog="examples:\n"
+               "  afgdb serve /bin/gdbdemo      then: gdb-multiarch -ex "
+               "'target extended-remote 127.0.0.1:2345'\n"
+               "  afgdb serve                   extended-remote: `run /bin/hello` or `attach PID`\n"
+               "  gdb-multiarch -ex 'target remote | afgdb serve --stdio /bin/hello'\n\n"
+               "With a PROGRAM it is created stopped at its entry point, as gdbserver does.\n"
+               "A process started for a connection is killed when the connection ends;\n"
+               "an attached process is detached and runs on.")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--listen", default="127.0.0.1:2345", metavar="HOST:PORT",
+                       help="TCP address (default 127.0.0.1:2345; port 0 picks a free one)")
+    where.add_argument("--unix", metavar="PATH", help="listen on a unix socket (mode 0600)")
+    where.add_argument("--stdio", action="store_true",
+                       help="speak the protocol on stdin/stdout (guest output goes to stderr)")
+    serve.add_argument("--root", default=default_root(), help="guest root directory")
+    serve.add_argument("--env", action="append", metavar="NAME=VALUE",
+                       help="guest environment (repeatable; default PATH, HOME, TERM)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log every connection")
+    serve.add_argument("program", nargs="?", help="guest path of a program to start stopped")
+    serve.add_argument("args", nargs=argparse.REMAINDER)
+    serve.set_defaults(func=cmd_serve)
     return ap
 
 

@@ -109,9 +109,9 @@ class CodeCache:
 
     def _on_watch(self, addr: int, size: int, write: bool) -> None:
         for waddr, wlen, kind in self.watch_ranges:
-            if addr < waddr + wlen and waddr < addr + size:
-                if (kind == 2 and write) or (kind == 3 and not write) or kind == 4:
-                    raise _WatchHit(waddr if waddr >= addr else addr, size, write)
+            overlaps = addr < waddr + wlen and waddr < addr + size
+            if overlaps and ((kind == 2 and write) or (kind == 3 and not write) or kind == 4):
+                raise _WatchHit(waddr if waddr >= addr else addr, size, write)
 
 
 def _faulting_index(tb: TracebackType | None, block: Block) -> int:
@@ -146,9 +146,8 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
             if step:
                 b = cache.block(pc, max_insns=1)
             else:
-                b = blocks.get(pc)
-                if b is None:
-                    b = cache.block(pc)
+                found = blocks.get(pc)
+                b = found if found is not None else cache.block(pc)
             try:
                 nxt = b.fn(r, c)
             except (KeyError, IndexError):

@@ -369,8 +369,11 @@ def disassemble(word: int, pc: int) -> str:
         "FT": lambda v: f"$f{v}", "FD": lambda v: f"$f{v}", "FR": lambda v: f"$f{v}",
         "SIMM": lambda v: str(v - (1 << 32) if v & 0x80000000 else v),
     }
+    def plain(v: int) -> str:
+        return hex(v) if v > 9 else str(v)
+
     out = row.fmt
     for key in sorted(f, key=len, reverse=True):
         if key in out:
-            out = out.replace(key, render.get(key, lambda v: hex(v) if v > 9 else str(v))(f[key]))
+            out = out.replace(key, render.get(key, plain)(f[key]))
     return f"{row.name} {out}".strip()

@@ -27,12 +27,12 @@ import sys
 import types
 from dataclasses import dataclass
 from types import CodeType
-from typing import Callable
+from typing import Any, Callable
 
 from afgdb.machine.cpu import isa
-from afgdb.machine.cpu.isa import K_BRANCH, K_EXIT, K_JUMP, K_JUMPREG, K_PLAIN, Insn
+from afgdb.machine.cpu.isa import K_EXIT, K_JUMP, K_JUMPREG, K_PLAIN, Insn
 
-BlockFn = Callable[[list, object], int]  # (regs, cpu) -> next pc | event
+BlockFn = Callable[[list[int], Any], int]  # (regs, cpu) -> next pc | event
 
 # PyPy's JIT makes word-array arithmetic far cheaper than memoryview indexing;
 # CPython is the other way round. Both index the same page frames.

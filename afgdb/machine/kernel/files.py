@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
 
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import SyscallError
@@ -25,6 +27,7 @@ O_CLOEXEC = 0x80000
 O_PATH = 0x200000
 
 FD_CLOEXEC = 1
+T = TypeVar("T")
 MAX_FDS = 1024
 
 
@@ -152,7 +155,7 @@ class HostFile(File):
         self._dents: list[tuple[str, int, int]] | None = None
         self.dirpos = 0
 
-    def _io(self, fn, *a):  # type: ignore[no-untyped-def]
+    def _io(self, fn: Callable[..., T], *a: Any) -> T:
         try:
             return fn(*a)
         except OSError as e:
@@ -223,10 +226,8 @@ class HostFile(File):
         return self._dents
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.close(self.fd)
-        except OSError:
-            pass
 
 
 @dataclass

@@ -158,11 +158,11 @@ def build_stack(aspace: AddressSpace, img: Image, argv: list[bytes], envp: list[
     pad = sp & 15
     push_bytes(bytes(pad))
     uid, euid, gid, egid = creds
-    aux = [
-        (AT_HWCAP, 0), (AT_PAGESZ, PAGE_SIZE), (AT_CLKTCK, 100), (AT_PHDR, img.phdr),
-        (AT_PHENT, img.phent), (AT_PHNUM, img.phnum), (AT_BASE, 0), (AT_FLAGS, 0),
-        (AT_ENTRY, img.entry), (AT_UID, uid), (AT_EUID, euid), (AT_GID, gid), (AT_EGID, egid),
-        (AT_SECURE, 0), (AT_RANDOM, random_addr), (AT_HWCAP2, 0), (AT_EXECFN, execfn_addr),
+    aux = [  # Linux's order (fs/binfmt_elf.c create_elf_tables), as qemu-user also gives
+        (AT_PHDR, img.phdr), (AT_PHENT, img.phent), (AT_PHNUM, img.phnum),
+        (AT_PAGESZ, PAGE_SIZE), (AT_BASE, 0), (AT_FLAGS, 0), (AT_ENTRY, img.entry),
+        (AT_UID, uid), (AT_EUID, euid), (AT_GID, gid), (AT_EGID, egid), (AT_HWCAP, 0),
+        (AT_CLKTCK, 100), (AT_RANDOM, random_addr), (AT_SECURE, 0), (AT_EXECFN, execfn_addr),
         (AT_PLATFORM, platform_addr), (AT_NULL, 0),
     ]
     auxv = b"".join(struct.pack("<II", k, v) for k, v in aux)

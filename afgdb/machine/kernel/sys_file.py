@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat as st
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import SyscallError
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
     from afgdb.machine.kernel.proc import LWP
 
+T = TypeVar("T")
 AT_FDCWD = -100 & 0xFFFFFFFF
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_REMOVEDIR = 0x200
@@ -57,7 +58,7 @@ def _base(k: Kernel, t: LWP, dirfd: int, path: str) -> str:
     return f.path
 
 
-def _os(fn, *a):  # type: ignore[no-untyped-def]
+def _os(fn: Callable[..., T], *a: Any) -> T:
     try:
         return fn(*a)
     except OSError as e:

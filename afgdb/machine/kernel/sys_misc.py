@@ -93,6 +93,8 @@ def _sleep(k: Kernel, t: LWP, ns: int, absolute_clock: int | None, rem: int,
 
 
 def _timespec32(t: LWP, addr: int) -> int:
+    s: int
+    ns: int
     s, ns = struct.unpack("<ii", copyin(t, addr, 8))
     if not 0 <= ns < 10**9:
         raise SyscallError(E.EINVAL)
@@ -100,6 +102,8 @@ def _timespec32(t: LWP, addr: int) -> int:
 
 
 def _timespec64(t: LWP, addr: int) -> int:
+    s: int
+    ns: int
     s, ns = struct.unpack("<qq", copyin(t, addr, 16))
     if not 0 <= ns < 10**9:
         raise SyscallError(E.EINVAL)

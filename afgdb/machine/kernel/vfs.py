@@ -90,4 +90,5 @@ def oserror_errno(e: OSError) -> int:
 
     table = {getattr(host, name): getattr(E, name) for name in dir(host)
              if name.startswith("E") and hasattr(E, name)}
-    return table.get(e.errno or 0, E.EIO)
+    result: int = table.get(e.errno or 0, E.EIO)
+    return result
