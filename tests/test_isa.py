@@ -134,3 +134,40 @@ def test_unaligned_load_is_an_address_error() -> None:
 def test_disassemble() -> None:
     assert isa.disassemble(0x27BDFFE0, 0) == "addiu $sp, $sp, -32"
     assert isa.disassemble(0x03E00008, 0) == "jr $ra"
+
+
+def _exec(words: list[int], regs: dict[int, int]) -> CPU:
+    a, cache = _machine(words + [0x0000000D])
+    c = CPU()
+    c.pc = CODE
+    for i, v in regs.items():
+        c.r[i] = v & 0xFFFFFFFF
+    run(c, cache, 100)
+    return c
+
+
+def _r(funct: int, rs: int, rt: int, rd: int, op: int = 0, sa: int = 0) -> int:
+    return (op << 26) | (rs << 21) | (rt << 16) | (rd << 11) | (sa << 6) | funct
+
+
+@pytest.mark.parametrize("name,word,regs,want", [
+    ("mul", _r(2, 6, 2, 7, op=28), {6: 10, 2: 0}, {7: 0}),
+    ("mul neg", _r(2, 6, 2, 7, op=28), {6: -3, 2: 7}, {7: -21}),
+    ("mult", _r(24, 4, 5, 0), {4: -2, 5: 3}, {32: -6, 33: -1}),
+    ("multu", _r(25, 4, 5, 0), {4: 0xFFFFFFFF, 5: 2}, {32: 0xFFFFFFFE, 33: 1}),
+    ("madd", _r(0, 4, 5, 0, op=28), {4: -1, 5: 1, 32: 5, 33: 0}, {32: 4, 33: 0}),
+    ("msub", _r(4, 4, 5, 0, op=28), {4: 2, 5: 3, 32: 1, 33: 0}, {32: -5, 33: -1}),
+    ("div", _r(26, 4, 5, 0), {4: -7, 5: 2}, {32: -3, 33: -1}),
+    ("divu", _r(27, 4, 5, 0), {4: 7, 5: 2}, {32: 3, 33: 1}),
+    ("slt", _r(42, 4, 5, 6), {4: -1, 5: 1}, {6: 1}),
+    ("sltu", _r(43, 4, 5, 6), {4: -1, 5: 1}, {6: 0}),
+    ("sra", _r(3, 0, 4, 6, sa=4), {4: -32}, {6: -2}),
+    ("slti", (10 << 26) | (4 << 21) | (6 << 16) | 0xFFFF, {4: -2}, {6: 1}),
+    ("sltiu", (11 << 26) | (4 << 21) | (6 << 16) | 0xFFFF, {4: 5}, {6: 1}),
+    ("teq no trap", _r(52, 4, 5, 0), {4: 1, 5: 2}, {}),
+])
+def test_known_answers(name: str, word: int, regs: dict[int, int],
+                       want: dict[int, int]) -> None:
+    c = _exec([word], regs)
+    for i, v in want.items():
+        assert c.r[i] == v & 0xFFFFFFFF, (name, i, hex(c.r[i]))

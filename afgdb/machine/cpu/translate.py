@@ -116,8 +116,8 @@ class _Emitter:
             inner = m.group(1).strip()
             if inner.isdigit():
                 v = int(inner)
-                return str(v - (1 << 32) if v & 0x80000000 else v)
-            return f"(({inner}) ^ 0x80000000) - 0x80000000"
+                return f"({v - (1 << 32) if v & 0x80000000 else v})"
+            return f"((({inner}) ^ 0x80000000) - 0x80000000)"
 
         return _X.sub(sx, text)
 
