@@ -6,7 +6,7 @@ from __future__ import annotations
 LO = 32
 HI = 33
 
-FIR_VALUE = 0x00B70000  # F64, L, W, D, S implemented (what a 24Kf/74Kf reports); no PS
+FIR_VALUE = 0x00739300  # what qemu-mipsel's 24Kf reports: F64, L, W, D, S; no paired single
 
 
 class CoprocessorUnusable(Exception):
