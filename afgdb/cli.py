@@ -73,6 +73,12 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spl_study(ns: argparse.Namespace) -> int:
+    from afgdb.machine import spl
+
+    return spl.main([] if ns.ns is None else ["--ns", ns.ns])
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="afgdb", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -89,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("program", help="guest path of the program, e.g. /bin/hello")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
+    study = sub.add_parser("spl-study", help="measure splx vs. interrupt softint cost")
+    study.add_argument("--ns", default=None, help="comma-separated splx-per-softint values")
+    study.set_defaults(func=cmd_spl_study)
 
     serve = sub.add_parser(
         "serve", help="serve the machine to gdb (remote protocol)",
