@@ -45,7 +45,7 @@ GUEST_CORPUS_DIR = "/bin/corpus"
 QEMU = "qemu-mipsel"
 DEFAULT_TIMEOUT = 120.0
 
-_HEADER_KEYS = ("args", "env", "status", "qemu-status")
+_HEADER_KEYS = ("args", "env", "status", "qemu-status", "qemu-stdout")
 # A declaration line inside the opening comment: "[/*|*] key: value [*/]".
 _DECL = re.compile(r"^\s*(?:/\*+|\*)?\s*([a-z-]+):\s*(.*?)\s*(?:\*/)?\s*$")
 _HEADER_LINES = 40
@@ -67,6 +67,15 @@ class Program:
     """The exit status Linux gives (128+signo for a fatal signal), if declared."""
     qemu_status: int | None = None
     """What qemu-mipsel gives instead, where it is known to differ from Linux."""
+    qemu_stdout_wrong: str | None = None
+    """Why qemu's stdout is wrong; then NAME.expected beside the source is Linux's."""
+
+    @property
+    def expected_stdout(self) -> bytes | None:
+        """Linux's stdout, for programs where qemu's is known to be wrong."""
+        if self.qemu_stdout_wrong is None:
+            return None
+        return self.source.with_suffix(".expected").read_bytes()
 
     @property
     def guest_path(self) -> str:
@@ -147,6 +156,7 @@ def load_program(source: Path) -> Program:
             env=_parse_env(decls.get("env", "")),
             status=_parse_status(decls.get("status")),
             qemu_status=_parse_status(decls.get("qemu-status")),
+            qemu_stdout_wrong=decls.get("qemu-stdout"),
         )
     except (CorpusError, ValueError) as e:
         raise CorpusError(f"{source}: {e}") from e
