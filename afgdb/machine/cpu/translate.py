@@ -293,78 +293,76 @@ def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, i
 
 
 class _CodeStore:
-    """Compiled block code, in memory and in a per-interpreter file under the user's cache.
+    """Compiled block code, in memory and in files under the user's cache directory.
 
     Compiling a block's source is most of the cost of running a program the
     first time; the same blocks recur across runs (glibc's start-up, printf),
-    so their code objects are kept with marshal, keyed by a hash of the source.
-    AFGDB_BLOCK_CACHE=0 turns the file off; AFGDB_BLOCK_CACHE=DIR moves it.
+    so their code objects are kept with marshal, keyed by a hash of the
+    source, one file per guest code page so a run loads only what it uses.
+    AFGDB_BLOCK_CACHE=0 turns the files off; AFGDB_BLOCK_CACHE=DIR moves them.
     """
 
-    LIMIT = 20_000  # entries in the file (about 3 KiB each); past it, start over
+    SHARD_LIMIT = 4096  # entries in one page's file; past it, that file starts over
 
     def __init__(self) -> None:
-        self.mem: dict[bytes, CodeType] = {}
-        self.new: dict[bytes, CodeType] = {}
-        self.loaded = False
-        self.path: str | None = None
+        self.shards: dict[int, dict[bytes, CodeType]] = {}
+        self.dirty: set[int] = set()
+        self.base: str | None = None
+        self.configured = False
 
-    def _file(self) -> str | None:
+    def _configure(self) -> None:
+        self.configured = True
         setting = os.environ.get("AFGDB_BLOCK_CACHE", "")
         if setting == "0":
-            return None
-        base = setting or os.path.join(
+            return
+        root = setting or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "afgdb")
         tag = sys.implementation.cache_tag or "py"
-        return os.path.join(base, f"blocks-{tag}-{WORD_ONLY:d}.marshal")
-
-    def _load(self) -> None:
-        self.loaded = True
-        self.path = self._file()
-        if self.path is None:
-            return
-        try:
-            with open(self.path, "rb") as fh:
-                data = marshal.load(fh)
-            if isinstance(data, dict):
-                self.mem.update(data)
-        except (OSError, EOFError, ValueError, TypeError):
-            pass  # no cache yet, or one from another version: start afresh
+        self.base = os.path.join(root, f"blocks-{tag}-{WORD_ONLY:d}")
         atexit.register(self.save)
 
-    def get(self, src: str) -> CodeType:
-        if not self.loaded:
-            self._load()
+    def _shard(self, page: int) -> dict[bytes, CodeType]:
+        shard = self.shards.get(page)
+        if shard is None:
+            shard = self.shards[page] = {}
+            if self.base is not None:
+                try:
+                    with open(os.path.join(self.base, f"{page:05x}"), "rb") as fh:
+                        data = marshal.load(fh)
+                    if isinstance(data, dict):
+                        shard.update(data)
+                except (OSError, EOFError, ValueError, TypeError):
+                    pass  # none yet, or from another version: start afresh
+        return shard
+
+    def get(self, src: str, pc: int) -> CodeType:
+        if not self.configured:
+            self._configure()
+        page = pc >> 12
+        shard = self._shard(page)
         key = hashlib.blake2b(src.encode(), digest_size=16).digest()
-        code = self.mem.get(key)
+        code = shard.get(key)
         if code is None:
             module = compile(src, "<mips block>", "exec")
             code = next(c for c in module.co_consts if isinstance(c, CodeType))
-            if len(self.mem) >= self.LIMIT:
-                self.mem.clear()
-            self.mem[key] = code
-            self.new[key] = code
+            if len(shard) >= self.SHARD_LIMIT:
+                shard.clear()
+            shard[key] = code
+            self.dirty.add(page)
         return code
 
     def save(self) -> None:
-        if not self.new or self.path is None:
+        if not self.dirty or self.base is None:
             return
         try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            merged: dict[bytes, CodeType] = {}
-            try:
-                with open(self.path, "rb") as fh:
-                    old = marshal.load(fh)
-                if isinstance(old, dict) and len(old) + len(self.new) <= self.LIMIT:
-                    merged.update(old)
-            except (OSError, EOFError, ValueError, TypeError):
-                pass
-            merged.update(self.new)
-            tmp = f"{self.path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as fh:
-                marshal.dump(merged, fh)
-            os.replace(tmp, self.path)
-            self.new.clear()
+            os.makedirs(self.base, exist_ok=True)
+            for page in sorted(self.dirty):
+                path = os.path.join(self.base, f"{page:05x}")
+                tmp = f"{path}.{os.getpid()}.tmp"
+                with open(tmp, "wb") as fh:
+                    marshal.dump(self.shards[page], fh)
+                os.replace(tmp, path)
+            self.dirty.clear()
         except OSError:
             pass  # a read-only or full cache directory only costs speed
 
@@ -377,6 +375,6 @@ def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, obj
                   stop_at: frozenset[int] | set[int] = frozenset()) -> Block:
     """Translate (or reuse the code of an identical earlier translation) and bind to namespace."""
     src, n, lines, pages = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
-    code = _store.get(src)
+    code = _store.get(src, pc)
     fn = types.FunctionType(code, namespace, "blk")
     return Block(pc, n, fn, code, lines, pages)
