@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
-PROGRAMS = [("cpubound", ["2"]), ("fib", ["22"])]
+PROGRAMS = [("cpubound", ["4"]), ("fib", ["25"])]
 
 
 def interpreters() -> list[tuple[str, list[str]]]:

@@ -136,76 +136,108 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
     done = 0
     bps = cache.breakpoints
     blocks = cache.blocks
-    first = True
-    try:
-        while done < budget:
-            if bps and pc in bps and not first:
-                c.pc = pc
-                return Exit(X_BREAKPOINT, pc)
-            first = False
-            if step:
-                b = cache.block(pc, max_insns=1)
+    careful = step or bool(bps)
+    b: Block | None = None
+    while True:
+        try:
+            if careful:
+                # Breakpoints are checked at every block start; blocks end before them.
+                while done < budget:
+                    if pc in bps and (done or b is not None):
+                        c.icount += done
+                        c.pc = pc
+                        return Exit(X_BREAKPOINT, pc)
+                    b = cache.block(pc, max_insns=1) if step else blocks.get(pc)
+                    if b is None:
+                        b = cache.block(pc)
+                    nxt = b.fn(r, c)
+                    if nxt > 0xFFFFFFFF:
+                        break
+                    done += b.length
+                    pc = nxt
+                    if step:
+                        budget = 0
             else:
-                found = blocks.get(pc)
-                b = found if found is not None else cache.block(pc)
+                # The hot loop: look up, call, count.
+                while done < budget:
+                    b = blocks.get(pc)
+                    if b is None:
+                        b = cache.block(pc)
+                    nxt = b.fn(r, c)
+                    if nxt > 0xFFFFFFFF:
+                        break
+                    done += b.length
+                    pc = nxt
+            if done >= budget:
+                c.icount += done
+                c.pc = pc
+                return Exit(X_BUDGET, pc)
+        except (KeyError, IndexError):
+            # A miss in the fast page tables: redo that unit on the slow path.
+            assert b is not None
+            idx = _faulting_index(sys.exc_info()[2], b)
+            upc = b.start + 4 * idx
+            if idx and _is_delay_slot(cache, b, idx):
+                idx -= 1
+                upc -= 4
+            done += idx
+            pc = upc
+            sb = cache.block(pc, slow=True, max_insns=1)
             try:
-                nxt = b.fn(r, c)
-            except (KeyError, IndexError):
-                # A miss in the fast page tables: redo that unit on the slow path.
-                idx = _faulting_index(sys.exc_info()[2], b)
-                upc = b.start + 4 * idx
-                if idx and _is_delay_slot(cache, b, idx):
-                    idx -= 1
-                    upc -= 4
-                done += idx
-                c.icount += idx
-                pc = upc
-                sb = cache.block(pc, slow=True, max_insns=1)
-                try:
-                    nxt = sb.fn(r, c)
-                except MemFault as e:
+                nxt = sb.fn(r, c)
+            except MemFault as e:
+                c.icount += done
+                c.pc = pc
+                return Exit(X_FAULT, pc, fault=e)
+            except _WatchHit as w:
+                c.icount += done
+                return _watch_exit(c, sb, sys.exc_info()[2], pc, w)
+            except _HELPER_ERRORS as e:
+                c.icount += done
+                c.pc = pc
+                return _helper_exit(e, pc)
+            b = sb
+            if nxt <= 0xFFFFFFFF:
+                done += sb.length
+                pc = nxt
+                if step:
+                    c.icount += done
                     c.pc = pc
-                    return Exit(X_FAULT, pc, fault=e)
-                except _WatchHit as w:
-                    return _watch_exit(c, sb, sys.exc_info()[2], pc, w)
-                except (CoprocessorUnusable, fpu.FPUException, ArithmeticError, ValueError,
-                        TypeError) as e:
-                    c.pc = pc
-                    return _helper_exit(e, pc)
-                b = sb
-            except (CoprocessorUnusable, fpu.FPUException, ArithmeticError, ValueError, MemFault,
-                    TypeError) as e:
-                idx = _faulting_index(sys.exc_info()[2], b)
-                if idx and _is_delay_slot(cache, b, idx):
-                    idx -= 1
-                done += idx
-                c.icount += idx
-                c.pc = b.start + 4 * idx
-                if isinstance(e, MemFault):
-                    return Exit(X_FAULT, c.pc, fault=e)
-                return _helper_exit(e, c.pc)
-            if nxt > 0xFFFFFFFF:
-                ev = nxt >> 32
-                epc = nxt & 0xFFFFFFFF
-                idx = (epc - b.start) >> 2
-                base = ev & ~isa.EV_BD
-                # syscall/break complete; the kernel decides where to resume.
-                if base in (isa.EV_SYSCALL, isa.EV_BREAK):
-                    idx += 1
-                done += idx
-                c.icount += idx
-                c.pc = epc
-                return Exit(X_EVENT, epc, base, bool(ev & isa.EV_BD))
-            done += b.length
-            c.icount += b.length
-            pc = nxt
-            if step:
-                break
-    except MemFault as e:  # instruction fetch fault while translating
-        c.pc = pc
-        return Exit(X_FAULT, pc, fault=e)
-    c.pc = pc
-    return Exit(X_BUDGET, pc)
+                    return Exit(X_BUDGET, pc)
+                continue
+        except MemFault as e:
+            if b is None or b.start != pc:  # instruction fetch fault while translating
+                c.icount += done
+                c.pc = pc
+                return Exit(X_FAULT, pc, fault=e)
+            idx = _faulting_index(sys.exc_info()[2], b)
+            if idx and _is_delay_slot(cache, b, idx):
+                idx -= 1
+            c.icount += done + idx
+            c.pc = b.start + 4 * idx
+            return Exit(X_FAULT, c.pc, fault=e)
+        except _HELPER_ERRORS as e:
+            assert b is not None
+            idx = _faulting_index(sys.exc_info()[2], b)
+            if idx and _is_delay_slot(cache, b, idx):
+                idx -= 1
+            c.icount += done + idx
+            c.pc = b.start + 4 * idx
+            return _helper_exit(e, c.pc)
+        # An instruction raised an event.
+        assert b is not None
+        ev = nxt >> 32
+        epc = nxt & 0xFFFFFFFF
+        idx = (epc - b.start) >> 2
+        base = ev & ~isa.EV_BD
+        if base in (isa.EV_SYSCALL, isa.EV_BREAK):
+            idx += 1  # they complete; the kernel decides where to resume
+        c.icount += done + idx
+        c.pc = epc
+        return Exit(X_EVENT, epc, base, bool(ev & isa.EV_BD))
+
+
+_HELPER_ERRORS = (CoprocessorUnusable, fpu.FPUException, ArithmeticError, ValueError, TypeError)
 
 
 def _is_delay_slot(cache: CodeCache, b: Block, idx: int) -> bool:
