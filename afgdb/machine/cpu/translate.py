@@ -238,8 +238,30 @@ def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
         _branch(em, fetch, row, f, addr, pages)
         count += 1
         break
-    src = "def blk(r, c):\n" + "\n".join(em.out) + "\n"
-    return src, count, em.lines, tuple(sorted(pages))
+    src, lines = _with_register_locals(em.out, em.lines)
+    return src, count, lines, tuple(sorted(pages))
+
+
+_REG_REF = re.compile(r"\br\[(\d+)\]")
+_REG_SET = re.compile(r"^\s*r(\d+) = ", re.M)
+
+
+def _with_register_locals(body: list[str], marks: list[int]) -> tuple[str, list[int]]:
+    """Wrap a block body so guest registers live in Python locals while it runs.
+
+    Every register the block touches is loaded once on entry; the ones it
+    assigns are stored back in a ``finally``, so an exception raised by an
+    instruction (a page-table miss, a fault) leaves ``r`` exactly as the
+    instructions before it left it: the state stays precise.
+    """
+    text = _REG_REF.sub(r"r\1", "\n".join(body))
+    used = sorted({int(n) for n in re.findall(r"\br(\d+)\b", text)})
+    written = sorted({int(n) for n in _REG_SET.findall(text)})
+    load = "; ".join(f"r{n} = r[{n}]" for n in used) or "pass"
+    store = "; ".join(f"r[{n}] = r{n}" for n in written) or "pass"
+    inner = "\n".join("    " + line for line in text.split("\n"))
+    src = f"def blk(r, c):\n    {load}\n    try:\n{inner}\n    finally:\n        {store}\n"
+    return src, [m + 2 for m in marks]
 
 
 def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, int],
