@@ -58,6 +58,10 @@ class DebugHooks:
     def on_clone(self, parent: LWP, child: LWP) -> bool:
         return False
 
+    def on_run(self, lwp: LWP) -> bool:
+        """Called before lwp runs a slice; True: the hook stopped it (it must not run)."""
+        return False
+
 
 class Kernel:
     def __init__(self, root: str, *, stdin: File | None = None, stdout: File | None = None,
@@ -81,6 +85,7 @@ class Kernel:
         self.stopped_for_debugger: list[tuple[LWP, Any]] = []
         self.on_proc_exit: list[Callable[[Proc], None]] = []
         self.extensions: dict[str, Any] = {}  # later subsystems hang their state here
+        self.init = self._make_init()
 
     # ------------------------------------------------------------- clock
     @property
@@ -128,8 +133,23 @@ class Kernel:
         self.make_runnable(t)
         return t
 
+    def _make_init(self) -> Proc:
+        """pid 1: the parent of spawned programs and of orphans; it reaps every child.
+
+        It runs no guest code (no LWPs); ignoring SIGCHLD makes its children vanish on
+        exit, as an init that waits for everything would.
+        """
+        from afgdb.machine.kernel.proc import SigAction
+
+        init = self.new_proc(0, AddressSpace(), FDTable())
+        init.comm = "init"
+        init.exe = "/sbin/init"
+        init.argv = [b"init"]
+        init.sigactions[signals.SIGCHLD] = SigAction(handler=signals.SIG_IGN)
+        return init
+
     def spawn(self, path: str, argv: list[str], envp: list[str] | None = None,
-              uid: int = 0, gid: int = 0, ppid: int = 0) -> Proc:
+              uid: int = 0, gid: int = 0, ppid: int = 1) -> Proc:
         """Create a process running path (a guest path), as init would."""
         from afgdb.machine.kernel import sys_exec
 
@@ -184,7 +204,7 @@ class Kernel:
     def wakeup(self, wchan: object) -> None:
         """Wake every LWP sleeping on wchan (they re-run their system call)."""
         for t in self.sleepers.pop(wchan, []):
-            if t.state == LSSLEEP and t.wchan is wchan:
+            if t.state == LSSLEEP and t.wchan == wchan:
                 if t in self.timed:
                     self.timed.remove(t)
                 self.make_runnable(t)
@@ -239,6 +259,9 @@ class Kernel:
             t = self.runq.popleft()
             if t.state != LSRUN:
                 continue
+            tracer = t.proc.tracer
+            if isinstance(tracer, DebugHooks) and tracer.on_run(t):
+                continue
             self.current = t
             quantum = min(SLICE, budget - (self.insns - start))
             before = t.cpu.icount
@@ -250,6 +273,8 @@ class Kernel:
             self.insns += t.cpu.icount - before
             self.current = None
             self._handle_exit(t, ex)
+            if t.state == LSRUN and t.pending:
+                signals.deliver_pending(self, t)  # on the way back to user mode, as Linux does
             if t.state == LSRUN and t not in self.runq:
                 self.runq.append(t)
         return self.insns - start
@@ -275,7 +300,11 @@ class Kernel:
         if ex.reason == engine.X_BUDGET:
             return
         if ex.reason == engine.X_EVENT and ex.event == isa.EV_SYSCALL:
-            self.syscall(t)
+            self.current = t  # handlers that need the caller beyond their arguments
+            try:
+                self.syscall(t)
+            finally:
+                self.current = None
             return
         if isinstance(tracer, DebugHooks) and tracer.on_stop_event(t, ex):
             return
@@ -308,7 +337,14 @@ class Kernel:
                     name = E.SYSCALL_NAMES.get(nr - E.SYSCALL_BASE, "?")
                     self.log(f"pid {t.proc.pid}: unimplemented system call {nr} ({name}): ENOSYS")
                 raise SyscallError(E.ENOSYS)
-            res = handler.fn(self, t, *args[:handler.nargs])
+            try:
+                res = handler.fn(self, t, *args[:handler.nargs])
+            except (SyscallError, WouldBlock, NoReturn):
+                raise
+            except Exception as e:  # a kernel bug must not take the machine down
+                self.log(f"pid {t.proc.pid}: internal error in {handler.name}: "
+                         f"{type(e).__name__}: {e}; returning EIO")
+                raise SyscallError(E.EIO) from e
         except WouldBlock as wb:
             c.pc = (c.pc - 4) & 0xFFFFFFFF  # re-run the call when woken
             self.sleep(t, wb.wchan, wb.deadline)

@@ -1,0 +1,1 @@
+"""Architecture descriptions (register tables, target.xml, signal numbering)."""

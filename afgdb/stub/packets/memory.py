@@ -1,0 +1,70 @@
+"""Memory: m (read), M (hex write), X (binary write)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from afgdb import rsp
+from afgdb.stub.packets.common import OK, PacketSpec, Reply, hex_int, split
+
+if TYPE_CHECKING:
+    from afgdb.stub.session import Session
+
+#: The most a reply may carry: two hex digits per byte within PacketSize.
+MAX_READ = (rsp.PACKET_SIZE - 4) // 2
+
+
+@dataclass(frozen=True)
+class Read:
+    addr: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Write:
+    addr: int
+    data: bytes
+
+
+def parse_read(rest: bytes) -> Read:
+    a, n = split(rest, b",", 2, "m packet")
+    return Read(hex_int(a, "address") & 0xFFFFFFFF, hex_int(n, "length"))
+
+
+def handle_read(s: Session, r: Read) -> Reply:
+    t = s.current_target()
+    if r.length == 0:
+        return b""
+    return rsp.hex_encode(t.read_memory(r.addr, min(r.length, MAX_READ)))
+
+
+def parse_write_hex(rest: bytes) -> Write:
+    head, data = split(rest, b":", 2, "M packet")
+    a, n = split(head, b",", 2, "M packet")
+    payload = rsp.hex_decode(data)
+    if len(payload) != hex_int(n, "length"):
+        raise rsp.RemoteProtocolError("M packet length does not match its data")
+    return Write(hex_int(a, "address") & 0xFFFFFFFF, payload)
+
+
+def parse_write_bin(rest: bytes) -> Write:
+    head, data = split(rest, b":", 2, "X packet")
+    a, n = split(head, b",", 2, "X packet")
+    if len(data) != hex_int(n, "length"):
+        raise rsp.RemoteProtocolError("X packet length does not match its data")
+    return Write(hex_int(a, "address") & 0xFFFFFFFF, data)
+
+
+def handle_write(s: Session, w: Write) -> Reply:
+    t = s.current_target()
+    if w.data:
+        t.write_memory(w.addr, w.data)  # type: ignore[attr-defined]
+    return OK
+
+
+PACKETS = [
+    PacketSpec(b"m", parse_read, handle_read),
+    PacketSpec(b"M", parse_write_hex, handle_write, needs="Writable", missing="error"),
+    PacketSpec(b"X", parse_write_bin, handle_write, needs="Writable", missing="error"),
+]
