@@ -23,6 +23,11 @@ MEMORY = ["config", "counter", "step", "history", "*(unsigned int (*)[16])$sp"]
 #: both machines build the same way (argv, envp, auxv) but qemu adds its own
 #: environment; we compare the stack only relative to the frame.
 SKIP_DIFF: set[str] = set()
+#: At main's first instruction the caller-saved temporaries still hold start-up
+#: leftovers, and those depend on /proc/self/exe, which qemu answers with the host
+#: path of the binary (its length varies with the checkout's location).
+STARTUP_SCRATCH = {f"${r}" for r in ("at", "v0", "v1", "t0", "t1", "t2", "t3", "t4", "t5",
+                                     "t6", "t7", "t8", "t9")}
 
 
 def snapshot(gdb: Gdb) -> dict[str, str]:
@@ -61,5 +66,6 @@ def test_same_registers_and_memory_as_qemu() -> None:
         ours = session(gdb)
     assert [s["func"] for s in ours] == STOPS
     for t, o in zip(theirs, ours):
-        diffs = {k: (t[k], o[k]) for k in t if t[k] != o[k]}
+        skip = STARTUP_SCRATCH if t["func"] == "main" else SKIP_DIFF
+        diffs = {k: (t[k], o[k]) for k in t if t[k] != o[k] and k not in skip}
         assert not diffs, f"at {t['func']}: {diffs}"
