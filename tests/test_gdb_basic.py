@@ -150,6 +150,9 @@ def test_watch_and_rwatch_on_globals(demo: tuple[AfgdbServer, Gdb]) -> None:
     stop = gdb.cont()
     assert stop.reason == "watchpoint-trigger"
     assert stop.record["value"] == {"old": "0", "new": "1"}
+    # The store is in the delay slot of add_step's `jr ra`: the target stops before
+    # the branch, gdb steps over the pair and reports the stop back in main.
+    assert stop.func == "main"
     stop = gdb.cont()
     assert stop.record["value"] == {"old": "1", "new": "2"}
     gdb.run("delete")

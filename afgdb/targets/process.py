@@ -372,14 +372,7 @@ class ProcessTarget(DebugHooks):
             if t.state != LSRUN:
                 break
             c = t.cpu
-            before = c.icount
-            ex = engine.run(c, t.proc.cache, 1, step=True)
-            k.insns += c.icount - before
-            k.current = t
-            try:
-                k._handle_exit(t, ex)  # noqa: SLF001 - the kernel's own dispatch of an Exit
-            finally:
-                k.current = None
+            k.step_lwp(t)
             steps += 1
             if self._event is not None:
                 return True

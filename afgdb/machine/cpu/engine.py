@@ -260,21 +260,12 @@ def _helper_exit(e: Exception, pc: int) -> Exit:
 
 
 def _watch_exit(c: CPU, sb: Block, tb: TracebackType | None, pc: int, w: _WatchHit) -> Exit:
-    # Complete the access without the watch, then report it (gdb on MIPS expects the
-    # hit reported after the instruction, like hardware with a non-steppable watch).
-    cache_aspace = sb.fn.__globals__["mem"]
-    assert isinstance(cache_aspace, AddressSpace)
-    hook = cache_aspace.on_watch
-    cache_aspace.on_watch = None
-    try:
-        nxt = sb.fn(c.r, c)
-    except Exception:
-        nxt = pc
-    finally:
-        cache_aspace.on_watch = hook
-    if nxt <= 0xFFFFFFFF:
-        c.pc = nxt
-        c.icount += sb.length
-    else:
-        c.pc = pc
+    """A watched access: stop before it, with pc at its unit (the branch for a delay slot).
+
+    gdb on MIPS has non-steppable watchpoints: it expects the stop before the
+    access completes and steps over the instruction itself (with the watchpoint
+    removed) to see the new value. Re-running the unit is safe: a branch's link
+    register is rewritten with the same value.
+    """
+    c.pc = pc
     return Exit(X_WATCH, pc, watch=w.hit)

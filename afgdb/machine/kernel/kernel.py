@@ -294,6 +294,20 @@ class Kernel:
                 break
         return p.exit_status
 
+    def step_lwp(self, t: LWP) -> engine.Exit:
+        """Run one unit of t (an instruction, or a branch and its delay slot) and act on
+        how it ended, as a slice would: the debugger's single step."""
+        c = t.cpu
+        before = c.icount
+        ex = engine.run(c, t.proc.cache, 1, step=True)
+        self.insns += c.icount - before
+        self.current = t
+        try:
+            self._handle_exit(t, ex)
+        finally:
+            self.current = None
+        return ex
+
     # ----------------------------------------------------------- events
     def _handle_exit(self, t: LWP, ex: engine.Exit) -> None:
         tracer = t.proc.tracer
