@@ -65,14 +65,15 @@ def test_info_registers_and_fpu(demo: tuple[AfgdbServer, Gdb]) -> None:
 
 def test_finish_prints_double_return_value(demo: tuple[AfgdbServer, Gdb]) -> None:
     _, gdb = demo
-    # The shipped programs are built -mfpxx (Tag_GNU_MIPS_ABI_FP 5), for which gdb 13
-    # picks no FPU and reads doubles from v0/v1; tell it the FPU is there.
-    gdb.run("set mipsfpu double")
+    # The shipped programs are built -mfp32: for the default -mfpxx gdb 13 picks no
+    # FPU and reads doubles from v0/v1. No `set mipsfpu` is needed.
     gdb.run("break scaled")
     gdb.cont()
     stop = gdb.go("finish")
     assert stop.func == "main"
-    assert "Value returned is $1 = 7" in stop.console + gdb.drain()
+    text = stop.console + gdb.drain()
+    assert "scaled (x=2, times=3)" in text  # the double argument, read from $f12/$f13
+    assert "Value returned is $1 = 7" in text
 
 
 def test_stepi_next_step_until(demo: tuple[AfgdbServer, Gdb]) -> None:
