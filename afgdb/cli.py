@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -30,6 +31,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         print(f"afgdb: {e}", file=sys.stderr)
         return 2
+    if ns.engine == "interp":
+        from afgdb.machine.cpu import interp
+
+        k.cpu_run = interp.run
     env = ([] if ns.ignore_environment else ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"])
     env += ns.env or []
     t0 = time.perf_counter()
@@ -42,8 +47,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
     dt = time.perf_counter() - t0
     if ns.stats:
         n = p.icount()
+        impl = f"{platform.python_implementation()} {platform.python_version()}"
         print(f"afgdb: {n} instructions in {dt:.3f} s = {n / dt / 1e6:.2f} MIPS "
-              f"(virtual time {k.clock_ns / 1e9:.6f} s)", file=sys.stderr)
+              f"(virtual time {k.clock_ns / 1e9:.6f} s; {impl}, {ns.engine} engine)",
+              file=sys.stderr)
     return _status_to_exit(status)
 
 
@@ -88,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print each system call like strace, on stderr")
     run.add_argument("--stats", action="store_true",
                      help="print instructions executed and instructions per second")
+    run.add_argument("--engine", choices=("block", "interp"), default="block",
+                     help="block: translated basic blocks (fast); interp: the reference "
+                          "interpreter, one instruction at a time")
     run.add_argument("--env", action="append", metavar="NAME=VALUE",
                      help="add to the guest environment (repeatable)")
     run.add_argument("-i", "--ignore-environment", action="store_true",

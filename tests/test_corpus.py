@@ -13,12 +13,11 @@ from corpus_util import Program, Result, fresh_root, list_programs, qemu_path, r
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = list_programs()
-pytestmark = [pytest.mark.pypy,
-              pytest.mark.skipif(qemu_path() is None, reason="qemu-mipsel is not installed")]
+pytestmark = pytest.mark.skipif(qemu_path() is None, reason="qemu-mipsel is not installed")
 
 
-def run_afgdb(program: Program, root: Path) -> Result:
-    argv = [sys.executable, "-m", "afgdb", "run", "--root", str(root), "-i"]
+def run_afgdb(program: Program, root: Path, engine: str = "block") -> Result:
+    argv = [sys.executable, "-m", "afgdb", "run", "--root", str(root), "-i", "--engine", engine]
     for k, v in program.env:
         argv += ["--env", f"{k}={v}"]
     argv += list(program.argv)
@@ -26,12 +25,23 @@ def run_afgdb(program: Program, root: Path) -> Result:
     return run_command(argv, cwd=root, env=host_env, timeout=600)
 
 
+@pytest.mark.pypy
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
 def test_same_as_qemu(program: Program) -> None:
+    _check(program, "block")
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
+def test_reference_interpreter_same_as_qemu(program: Program) -> None:
+    """The same corpus on the one-instruction-at-a-time reference interpreter."""
+    _check(program, "interp")
+
+
+def _check(program: Program, engine: str) -> None:
     with fresh_root() as root:
         q = run_qemu(program, root)
     with fresh_root() as root:
-        a = run_afgdb(program, root)
+        a = run_afgdb(program, root, engine)
     want = program.expected_stdout if program.expected_stdout is not None else q.stdout
     assert a.stdout == want, a.stderr.decode(errors="replace")[-2000:]
     if program.qemu_status is not None and program.qemu_status != program.status:

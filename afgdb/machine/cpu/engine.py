@@ -36,7 +36,7 @@ class Exit:
     watch: tuple[int, int, bool] | None = None  # (addr, size, is_write)
 
 
-class _WatchHit(Exception):
+class WatchHit(Exception):
     def __init__(self, addr: int, size: int, write: bool) -> None:
         self.hit = (addr, size, write)
 
@@ -111,7 +111,7 @@ class CodeCache:
         for waddr, wlen, kind in self.watch_ranges:
             overlaps = addr < waddr + wlen and waddr < addr + size
             if overlaps and ((kind == 2 and write) or (kind == 3 and not write) or kind == 4):
-                raise _WatchHit(waddr if waddr >= addr else addr, size, write)
+                raise WatchHit(waddr if waddr >= addr else addr, size, write)
 
 
 def _faulting_index(tb: TracebackType | None, block: Block) -> int:
@@ -189,13 +189,13 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                 c.icount += done
                 c.pc = pc
                 return Exit(X_FAULT, pc, fault=e)
-            except _WatchHit as w:
+            except WatchHit as w:
                 c.icount += done
                 return _watch_exit(c, sb, sys.exc_info()[2], pc, w)
-            except _HELPER_ERRORS as e:
+            except HELPER_ERRORS as e:
                 c.icount += done
                 c.pc = pc
-                return _helper_exit(e, pc)
+                return helper_exit(e, pc)
             b = sb
             if nxt <= 0xFFFFFFFF:
                 done += sb.length
@@ -216,14 +216,14 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
             c.icount += done + idx
             c.pc = b.start + 4 * idx
             return Exit(X_FAULT, c.pc, fault=e)
-        except _HELPER_ERRORS as e:
+        except HELPER_ERRORS as e:
             assert b is not None
             idx = _faulting_index(sys.exc_info()[2], b)
             if idx and _is_delay_slot(cache, b, idx):
                 idx -= 1
             c.icount += done + idx
             c.pc = b.start + 4 * idx
-            return _helper_exit(e, c.pc)
+            return helper_exit(e, c.pc)
         # An instruction raised an event.
         assert b is not None
         ev = nxt >> 32
@@ -237,7 +237,7 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
         return Exit(X_EVENT, epc, base, bool(ev & isa.EV_BD))
 
 
-_HELPER_ERRORS = (CoprocessorUnusable, fpu.FPUException, ArithmeticError, ValueError, TypeError)
+HELPER_ERRORS = (CoprocessorUnusable, fpu.FPUException, ArithmeticError, ValueError, TypeError)
 
 
 def _is_delay_slot(cache: CodeCache, b: Block, idx: int) -> bool:
@@ -251,7 +251,7 @@ def _is_delay_slot(cache: CodeCache, b: Block, idx: int) -> bool:
     return row is not None and row.kind in (isa.K_BRANCH, isa.K_JUMP, isa.K_JUMPREG)
 
 
-def _helper_exit(e: Exception, pc: int) -> Exit:
+def helper_exit(e: Exception, pc: int) -> Exit:
     if isinstance(e, CoprocessorUnusable):
         return Exit(X_EVENT, pc, isa.EV_RESERVED, detail=str(e))
     if isinstance(e, fpu.FPUException):
@@ -259,7 +259,7 @@ def _helper_exit(e: Exception, pc: int) -> Exit:
     return Exit(X_EVENT, pc, isa.EV_RESERVED, detail=f"{type(e).__name__}: {e}")
 
 
-def _watch_exit(c: CPU, sb: Block, tb: TracebackType | None, pc: int, w: _WatchHit) -> Exit:
+def _watch_exit(c: CPU, sb: Block, tb: TracebackType | None, pc: int, w: WatchHit) -> Exit:
     """A watched access: stop before it, with pc at its unit (the branch for a delay slot).
 
     gdb on MIPS has non-steppable watchpoints: it expects the stop before the

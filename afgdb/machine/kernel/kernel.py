@@ -85,6 +85,8 @@ class Kernel:
         self.stopped_for_debugger: list[tuple[LWP, Any]] = []
         self.on_proc_exit: list[Callable[[Proc], None]] = []
         self.extensions: dict[str, Any] = {}  # later subsystems hang their state here
+        # How LWPs execute: the block engine, or the reference interpreter (same contract).
+        self.cpu_run: Callable[..., engine.Exit] = engine.run
         self.init = self._make_init()
 
     # ------------------------------------------------------------- clock
@@ -269,7 +271,7 @@ class Kernel:
             if t.state != LSRUN:
                 self.current = None
                 continue
-            ex = engine.run(t.cpu, t.proc.cache, quantum)
+            ex = self.cpu_run(t.cpu, t.proc.cache, quantum)
             self.insns += t.cpu.icount - before
             self.current = None
             self._handle_exit(t, ex)
@@ -299,7 +301,7 @@ class Kernel:
         how it ended, as a slice would: the debugger's single step."""
         c = t.cpu
         before = c.icount
-        ex = engine.run(c, t.proc.cache, 1, step=True)
+        ex = self.cpu_run(c, t.proc.cache, 1, step=True)
         self.insns += c.icount - before
         self.current = t
         try:
