@@ -9,6 +9,7 @@ they come back as ``Exit`` values that the kernel turns into signals.
 from __future__ import annotations
 
 import sys
+import zlib
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -49,6 +50,7 @@ class CodeCache:
         self.blocks: dict[int, Block] = {}
         self.slow_blocks: dict[int, Block] = {}
         self.by_page: dict[int, set[int]] = {}
+        self.page_keys: dict[int, str] = {}
         self.breakpoints: set[int] = set()
         self.watch_ranges: list[tuple[int, int, int]] = []  # (addr, len, kind 2=w 3=r 4=a)
         self.ns: dict[str, object] = {
@@ -70,7 +72,7 @@ class CodeCache:
         b = table.get(pc)
         if b is None or b.length > max_insns:
             b = compile_block(self._fetch, pc, self.ns, slow=slow, max_insns=max_insns,
-                              stop_at=self.breakpoints)
+                              stop_at=self.breakpoints, page_key=self._page_key(pc >> PAGE_SHIFT))
             if max_insns >= 48 or slow:
                 table[pc] = b
             for pn in b.pages:
@@ -78,7 +80,16 @@ class CodeCache:
                 self.aspace.mark_code(pn)
         return b
 
+    def _page_key(self, pn: int) -> str:
+        """Names a code page by address and content, for the compiled-code store."""
+        key = self.page_keys.get(pn)
+        if key is None:
+            data = self.aspace.read(pn << PAGE_SHIFT, 1 << PAGE_SHIFT, check=False)
+            key = self.page_keys[pn] = f"{pn:05x}-{zlib.crc32(data):08x}"
+        return key
+
     def invalidate_page(self, pn: int) -> None:
+        self.page_keys.pop(pn, None)
         for pc in self.by_page.pop(pn, ()):
             self.blocks.pop(pc, None)
             self.slow_blocks.pop(pc, None)
@@ -87,6 +98,7 @@ class CodeCache:
         self.blocks.clear()
         self.slow_blocks.clear()
         self.by_page.clear()
+        self.page_keys.clear()
 
     # ------------------------------------------------------- breakpoints
     def add_breakpoint(self, addr: int) -> None:

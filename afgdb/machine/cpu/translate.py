@@ -320,15 +320,17 @@ class _CodeStore:
     Compiling a block's source is most of the cost of running a program the
     first time; the same blocks recur across runs (glibc's start-up, printf),
     so their code objects are kept with marshal, keyed by a hash of the
-    source, one file per guest code page so a run loads only what it uses.
+    source, one small file per distinct guest code page (its address and a
+    checksum of its bytes) so a run loads only what it uses, under a directory
+    named after the translator's own version so stale code never loads.
     AFGDB_BLOCK_CACHE=0 turns the files off; AFGDB_BLOCK_CACHE=DIR moves them.
     """
 
     SHARD_LIMIT = 4096  # entries in one page's file; past it, that file starts over
 
     def __init__(self) -> None:
-        self.shards: dict[int, dict[bytes, CodeType]] = {}
-        self.dirty: set[int] = set()
+        self.shards: dict[str, dict[bytes, CodeType]] = {}
+        self.dirty: set[str] = set()
         self.base: str | None = None
         self.configured = False
 
@@ -340,16 +342,24 @@ class _CodeStore:
         root = setting or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "afgdb")
         tag = sys.implementation.cache_tag or "py"
-        self.base = os.path.join(root, f"blocks-{tag}-{WORD_ONLY:d}")
+        version = hashlib.blake2b(digest_size=6)
+        for mod in (isa, sys.modules[__name__]):
+            with open(mod.__file__ or "", "rb") as fh:
+                version.update(fh.read())
+        from afgdb.machine.cpu import isa_fpu
+
+        with open(isa_fpu.__file__ or "", "rb") as fh:
+            version.update(fh.read())
+        self.base = os.path.join(root, f"blocks-{tag}-{WORD_ONLY:d}-{version.hexdigest()}")
         atexit.register(self.save)
 
-    def _shard(self, page: int) -> dict[bytes, CodeType]:
+    def _shard(self, page: str) -> dict[bytes, CodeType]:
         shard = self.shards.get(page)
         if shard is None:
             shard = self.shards[page] = {}
             if self.base is not None:
                 try:
-                    with open(os.path.join(self.base, f"{page:05x}"), "rb") as fh:
+                    with open(os.path.join(self.base, page), "rb") as fh:
                         data = marshal.load(fh)
                     if isinstance(data, dict):
                         shard.update(data)
@@ -357,10 +367,10 @@ class _CodeStore:
                     pass  # none yet, or from another version: start afresh
         return shard
 
-    def get(self, src: str, pc: int) -> CodeType:
+    def get(self, src: str, page: str) -> CodeType:
+        """The code of src; page names the guest code page it came from (address+checksum)."""
         if not self.configured:
             self._configure()
-        page = pc >> 12
         shard = self._shard(page)
         key = hashlib.blake2b(src.encode(), digest_size=16).digest()
         code = shard.get(key)
@@ -379,7 +389,7 @@ class _CodeStore:
         try:
             os.makedirs(self.base, exist_ok=True)
             for page in sorted(self.dirty):
-                path = os.path.join(self.base, f"{page:05x}")
+                path = os.path.join(self.base, page)
                 tmp = f"{path}.{os.getpid()}.tmp"
                 with open(tmp, "wb") as fh:
                     marshal.dump(self.shards[page], fh)
@@ -394,9 +404,9 @@ _store = _CodeStore()
 
 def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, object], *,
                   slow: bool = False, max_insns: int = MAX_BLOCK,
-                  stop_at: frozenset[int] | set[int] = frozenset()) -> Block:
+                  stop_at: frozenset[int] | set[int] = frozenset(), page_key: str = "") -> Block:
     """Translate (or reuse the code of an identical earlier translation) and bind to namespace."""
     src, n, lines, pages = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
-    code = _store.get(src, pc)
+    code = _store.get(src, page_key or f"{pc >> 12:05x}")
     fn = types.FunctionType(code, namespace, "blk")
     return Block(pc, n, fn, code, lines, pages)
