@@ -250,18 +250,29 @@ def _with_register_locals(body: list[str], marks: list[int]) -> tuple[str, list[
     """Wrap a block body so guest registers live in Python locals while it runs.
 
     Every register the block touches is loaded once on entry; the ones it
-    assigns are stored back in a ``finally``, so an exception raised by an
-    instruction (a page-table miss, a fault) leaves ``r`` exactly as the
-    instructions before it left it: the state stays precise.
+    assigns are stored back before each return and, when an instruction
+    raises (a page-table miss, a fault), in an ``except`` that re-raises, so
+    ``r`` is left exactly as the instructions before it left it: the state
+    stays precise. (Not ``finally``: PyPy 3.9 reports wrong line numbers for
+    exceptions inside try/finally, and the engine maps faults by line.)
     """
     text = _REG_REF.sub(r"r\1", "\n".join(body))
     used = sorted({int(n) for n in re.findall(r"\br(\d+)\b", text)})
     written = sorted({int(n) for n in _REG_SET.findall(text)})
     load = "; ".join(f"r{n} = r[{n}]" for n in used) or "pass"
-    store = "; ".join(f"r[{n}] = r{n}" for n in written) or "pass"
-    inner = "\n".join("    " + line for line in text.split("\n"))
-    src = f"def blk(r, c):\n    {load}\n    try:\n{inner}\n    finally:\n        {store}\n"
-    return src, [m + 2 for m in marks]
+    store = "; ".join(f"r[{n}] = r{n}" for n in written)
+    out: list[str] = []
+    where: list[int] = []  # body line -> its index in out
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if store and stripped.startswith("return "):
+            out.append("    " + line[:len(line) - len(stripped)] + store)
+        where.append(len(out))
+        out.append("    " + line)
+    handler = f"    except BaseException:\n        {store}\n        raise\n" if store else \
+        "    except BaseException:\n        raise\n"
+    src = f"def blk(r, c):\n    {load}\n    try:\n" + "\n".join(out) + "\n" + handler
+    return src, [where[m - 2] + 4 for m in marks]
 
 
 def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, int],
