@@ -133,6 +133,7 @@ class Kernel:
         t = LWP(lid=lid, proc=p, cpu=cpu, name=name or p.comm)
         p.lwps.append(t)
         self.make_runnable(t)
+        self.kmem_hook("sync")  # a new process or thread (kmem.py)
         return t
 
     def _make_init(self) -> Proc:
@@ -194,6 +195,7 @@ class Kernel:
         t.wakeup_at = None
         if t not in self.runq:
             self.runq.append(t)
+        self.kmem_hook("lwp_state", t)
 
     def sleep(self, t: LWP, wchan: object, deadline: int | None) -> None:
         t.state = LSSLEEP
@@ -202,6 +204,7 @@ class Kernel:
         self.sleepers.setdefault(wchan, []).append(t)
         if deadline is not None:
             self.timed.append(t)
+        self.kmem_hook("lwp_state", t)
 
     def wakeup(self, wchan: object) -> None:
         """Wake every LWP sleeping on wchan (they re-run their system call)."""
@@ -279,6 +282,7 @@ class Kernel:
                 signals.deliver_pending(self, t)  # on the way back to user mode, as Linux does
             if t.state == LSRUN and t not in self.runq:
                 self.runq.append(t)
+            self.kmem_hook("switch", t)  # t left the CPU: its frame, the queues, the clock
         return self.insns - start
 
     def run_until_exit(self, p: Proc, limit: int | None = None) -> int:
@@ -308,7 +312,14 @@ class Kernel:
             self._handle_exit(t, ex)
         finally:
             self.current = None
+        self.kmem_hook("switch", t)
         return ex
+
+    def kmem_hook(self, name: str, *args: Any) -> None:
+        """Tell kernel memory (pid 0's view, afgdb.machine.kernel.kmem) what changed."""
+        km = self.extensions.get("kmem")
+        if km is not None:
+            getattr(km, name)(*args)
 
     # ----------------------------------------------------------- events
     def _handle_exit(self, t: LWP, ex: engine.Exit) -> None:

@@ -51,10 +51,12 @@ class LWP:
     siginfo: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # sig -> code,a,b
     clear_child_tid: int = 0
     robust_list: int = 0
-    sigaltstack: tuple[int, int, int] = (0, 0, 2)  # sp, flags (SS_DISABLE=2), size
+    sigaltstack: tuple[int, int, int] = (0, 2, 0)  # sp, flags (SS_DISABLE=2), size
     restart: Callable[[], None] | None = None  # re-arms an interrupted syscall
     sleep_deadline: int | None = None  # a nanosleep in progress (kept across re-runs)
     in_syscall: int = -1  # syscall number while blocked/stopped inside one, for gdb
+    saved_sigmask: int | None = None  # sigsuspend/ppoll/pselect: the mask to restore
+    sigwait: int = 0  # rt_sigtimedwait: blocked signals that still wake this LWP
 
     @property
     def tid(self) -> int:
@@ -101,6 +103,13 @@ class Proc:
     exit_hooks: list[Callable[[Proc], None]] = field(default_factory=list)
     next_lid: int = 0
     tracer: object = None  # the debugger session holding this process, if any
+    groups: list[int] = field(default_factory=list)  # supplementary group ids
+    exit_signal: int = 18  # what the parent is sent when this process ends (SIGCHLD)
+    stop_unreported: bool = False  # stopped, and wait4(WUNTRACED) has not said so yet
+    cont_unreported: bool = False  # continued, and wait4(WCONTINUED) has not said so yet
+    vfork_waiter: LWP | None = None  # the parent LWP suspended in vfork until exec/exit
+    lwp_icounts: dict[int, int] = field(default_factory=dict)  # lid -> insns, kept at exit
+    cutime_insns: int = 0  # instructions of reaped children (RUSAGE_CHILDREN)
 
     @property
     def alive(self) -> bool:

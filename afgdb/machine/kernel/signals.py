@@ -5,6 +5,7 @@ Linux MIPS numbering (SIGBUS is 10, SIGCHLD 18, SIGSTOP 23, ...).
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from afgdb.machine.cpu import engine, isa
@@ -46,14 +47,30 @@ def bit(sig: int) -> int:
 def post(k: Kernel, t: LWP, sig: int, code: int = SI_USER, addr: int = 0, sender: int = 0
          ) -> None:
     """Make sig pending on thread t, waking it if it sleeps interruptibly."""
+    if sig >= 32 or not t.pending & bit(sig):  # a pending standard signal keeps its first info
+        t.siginfo[sig] = (code, addr, sender)
     t.pending |= bit(sig)
-    t.siginfo[sig] = (code, addr, sender)
-    if sig == SIGKILL or sig == SIGCONT:
+    if sig in (SIGKILL, SIGCONT):
         for u in t.proc.lwps:
             if u.state == LSSTOP:
                 k.make_runnable(u)
-    if t.state == LSSLEEP and (not t.sigmask & bit(sig) or sig in UNCATCHABLE):
+        if sig == SIGCONT:
+            continue_process(k, t.proc)
+    if t.state == LSSLEEP and (not t.sigmask & bit(sig) or sig in UNCATCHABLE
+                               or t.sigwait & bit(sig)):
         k.unsleep(t)
+
+
+def ignored(p: Proc, sig: int) -> bool:
+    """A signal the process would discard on arrival (ignored and not blocked, not traced)."""
+    if sig in UNCATCHABLE or p.tracer is not None:
+        return False
+    act = p.sigactions.get(sig)
+    handler = act.handler if act else SIG_DFL
+    if not (handler == SIG_IGN or (handler == SIG_DFL and sig in IGNORE)):
+        return False
+    live = p.live_lwps()
+    return not live or not live[0].sigmask & bit(sig)
 
 
 def post_proc(k: Kernel, p: Proc, sig: int, code: int = SI_USER, sender: int = 0) -> None:
@@ -103,15 +120,22 @@ def stop_process(k: Kernel, p: Proc, sig: int) -> None:
         u.state = LSSTOP
     p.state = "stopped"
     p.exit_status = (sig << 8) | 0x7F
+    p.stop_unreported = True
+    p.cont_unreported = False
     notify_parent(k, p, stopped=True)
+    k.kmem_hook("sync")  # LWPs stopped (kmem.py)
 
 
 def continue_process(k: Kernel, p: Proc) -> None:
     if p.state == "stopped":
         p.state = "active"
+        p.stop_unreported = False
+        p.cont_unreported = True
         for u in p.live_lwps():
             if u.state == LSSTOP:
                 k.make_runnable(u)
+        notify_parent(k, p, stopped=True, code=6)  # CLD_CONTINUED
+        k.kmem_hook("sync")
 
 
 def fault_to_signal(k: Kernel, t: LWP, ex: engine.Exit) -> None:
@@ -179,18 +203,15 @@ def exit_lwp(k: Kernel, t: LWP) -> None:
     if t in k.runq:
         k.runq.remove(t)
     if t.clear_child_tid and t.proc.state != SZOMB:
-        try:
+        with contextlib.suppress(Exception):
             t.proc.aspace.write_u32(t.clear_child_tid, 0)
-        except Exception:
-            pass
         futex_wake = k.extensions.get("futex_wake")
         if futex_wake is not None:
             futex_wake(t.proc, t.clear_child_tid, 1)
     if t.lid != t.proc.pid and k.procs.get(t.lid) is t.proc:
         del k.procs[t.lid]
-    if not t.proc.live_lwps():
-        if t.proc.state != SZOMB:
-            exit_process(k, t.proc, t.proc.exit_status)
+    if not t.proc.live_lwps() and t.proc.state != SZOMB:
+        exit_process(k, t.proc, t.proc.exit_status)
 
 
 def exit_process(k: Kernel, p: Proc, status: int) -> None:
@@ -206,6 +227,7 @@ def exit_process(k: Kernel, p: Proc, status: int) -> None:
             t.state = LSZOMB
             if t in k.runq:
                 k.runq.remove(t)
+        p.lwp_icounts[t.lid] = t.cpu.icount
         p.icount_dead += t.cpu.icount
         t.cpu.icount = 0
         if t.lid != p.pid and k.procs.get(t.lid) is p:
@@ -213,7 +235,7 @@ def exit_process(k: Kernel, p: Proc, status: int) -> None:
     for hook in list(p.exit_hooks):
         hook(p)
     p.fds.close_all()
-    p.aspace.release()
+    release_vm(k, p)
     p.cache.invalidate_all()
     for hook in list(k.on_proc_exit):
         hook(p)
@@ -228,9 +250,18 @@ def exit_process(k: Kernel, p: Proc, status: int) -> None:
             init.children.append(child)
     p.children = []
     notify_parent(k, p, stopped=False)
+    k.kmem_hook("sync")  # a zombie, or reaped already (kmem.py)
 
 
-def notify_parent(k: Kernel, p: Proc, stopped: bool) -> None:
+def release_vm(k: Kernel, p: Proc) -> None:
+    """Drop p's address space unless a vfork child or parent still runs in it."""
+    for q in k.procs.values():
+        if q is not p and q.aspace is p.aspace and q.state in ("active", "stopped"):
+            return
+    p.aspace.release()
+
+
+def notify_parent(k: Kernel, p: Proc, stopped: bool, code: int = 0) -> None:
     parent = k.proc_of(p.ppid)
     if parent is None:
         if not stopped and p.state == SZOMB:
@@ -243,7 +274,13 @@ def notify_parent(k: Kernel, p: Proc, stopped: bool) -> None:
         p.state = "dead"
         k.procs.pop(p.pid, None)
         parent.children = [c for c in parent.children if c is not p]
-    post_proc(k, parent, SIGCHLD, code=1 if not stopped else 5, sender=p.pid)
+    if not code:
+        code = 5 if stopped else (1 if not p.exit_status & 0x7F
+                                  else 3 if p.exit_status & 0x80 else 2)
+    sig = SIGCHLD if stopped else p.exit_signal
+    nocldstop = stopped and act is not None and act.flags & 1
+    if sig and not nocldstop and not ignored(parent, sig):
+        post_proc(k, parent, sig, code=code, sender=p.pid)
     k.wakeup(("wait", parent.pid))
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from afgdb.machine.cpu.engine import CodeCache
 from afgdb.machine.cpu.state import CPU
-from afgdb.machine.kernel import kern_exec
+from afgdb.machine.kernel import kern_exec, sigframe
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import NoReturn, SyscallError
 from afgdb.machine.kernel.proc import SigAction
@@ -55,24 +55,27 @@ def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]
     aspace = AddressSpace()
     name = os.path.basename(guest)
     kern_exec.load(aspace, data, img, guest)
+    sigframe.map_sigpage(aspace)
     sp, auxv = kern_exec.build_stack(aspace, img, argv, envp, guest.encode(),
                                      (p.uid, p.euid, p.gid, p.egid),
                                      k.random_bytes(16, b"at_random%d" % p.pid))
-    from afgdb.machine.kernel import signals
+    from afgdb.machine.kernel import kern_fork, signals
 
     for other in list(p.lwps):
         if other is not t and other.state != "zombie":
             signals.exit_lwp(k, other)
     p.lwps = [t]
-    old = p.aspace
+    if t.lid != p.pid:  # a thread that execs takes over the process id (de_thread)
+        if k.procs.get(t.lid) is p:
+            del k.procs[t.lid]
+        t.lid = p.pid
+    signals.release_vm(k, p)  # not while a vfork parent still runs in it
     p.aspace = aspace
     p.cache = CodeCache(aspace)
-    if old is not aspace:
-        old.release()
+    kern_fork.vfork_release(k, p)
     p.fds.close_on_exec()
-    for sig, act in list(p.sigactions.items()):
-        if act.handler > 1:
-            p.sigactions[sig] = SigAction()
+    p.sigactions = {sig: SigAction() if act.handler > 1 else act  # unshared, as on Linux
+                    for sig, act in p.sigactions.items()}
     p.exe = guest
     p.comm = name[:15]
     p.argv = list(argv)
@@ -90,7 +93,10 @@ def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]
     t.name = p.comm
     t.clear_child_tid = 0
     t.robust_list = 0
-    t.sigaltstack = (0, 0, 2)
+    t.sigaltstack = (0, 2, 0)
+    t.saved_sigmask = None
+    t.sigwait = 0
+    k.kmem_hook("lwp_changed", t)  # new comm, name and registers (kmem.py)
 
 
 def _strvec(t: LWP, addr: int) -> list[bytes]:
@@ -116,6 +122,33 @@ def sys_execve(k: Kernel, t: LWP, path: int, argv: int, envp: int) -> int:
     hook = k.extensions.get("exec_check")
     if hook is not None:
         hook(t)  # e.g. exec disabled for this process: raises
+    do_execve(k, t, name, args, env)
+    tracer = t.proc.tracer
+    if tracer is not None:
+        tracer.on_exec(t)  # type: ignore[attr-defined]
+    raise NoReturn
+
+
+def sys_execveat(k: Kernel, t: LWP, dirfd: int, path: int, argv: int, envp: int,
+                 flags: int) -> int:
+    """execveat: a path relative to dirfd, or the open file itself with AT_EMPTY_PATH."""
+    from afgdb.machine.kernel import sys_file
+
+    if flags & ~(0x100 | 0x1000):  # AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH
+        raise SyscallError(E.EINVAL)
+    name = copyinstr(t, path)
+    if not name and flags & 0x1000:
+        name = t.proc.fds.get(dirfd).path
+    elif not name.startswith("/"):
+        base = sys_file._base(k, t, dirfd, name)
+        name = base.rstrip("/") + "/" + name
+    if name.startswith("/proc/") or not name:
+        raise SyscallError(E.ENOENT)
+    args = _strvec(t, argv)
+    env = _strvec(t, envp)
+    hook = k.extensions.get("exec_check")
+    if hook is not None:
+        hook(t)
     do_execve(k, t, name, args, env)
     tracer = t.proc.tracer
     if tracer is not None:
