@@ -4,7 +4,7 @@
 # against, pypy3 for the fast interpreter. Idempotent; needs root or sudo.
 set -euo pipefail
 pkgs=(gdb-multiarch gcc-mipsel-linux-gnu libc6-dev-mipsel-cross qemu-user pypy3 pypy3-venv
-      python3-venv make)
+      python3-venv make nginx-light openssh-server openssh-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
