@@ -413,11 +413,34 @@ class _CodeStore:
 _store = _CodeStore()
 
 
+# (page key, pc, slow, max_insns) -> a translation of a block that lies within that page.
+# An exec of the same program, or a fork, finds its blocks here without decoding again.
+_translations: dict[tuple[str, int, bool, int], tuple[CodeType, int, list[int], tuple[int, ...]]] = {}
+_TRANSLATIONS_LIMIT = 100_000
+
+
 def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, object], *,
                   slow: bool = False, max_insns: int = MAX_BLOCK,
                   stop_at: frozenset[int] | set[int] = frozenset(), page_key: str = "") -> Block:
-    """Translate (or reuse the code of an identical earlier translation) and bind to namespace."""
+    """Translate (or reuse the code of an identical earlier translation) and bind to namespace.
+
+    page_key names the content of pc's page; with it, and no breakpoint in the way,
+    a block already translated from identical bytes is reused as it is.
+    """
+    page = pc >> 12
+    key = None
+    if page_key and not any((bp >> 12) in (page, page + 1) for bp in stop_at):
+        key = (page_key, pc, slow, max_insns)
+        hit = _translations.get(key)
+        if hit is not None:
+            fetch(pc)  # still check that pc is executable here
+            code, n, lines, pages = hit
+            return Block(pc, n, types.FunctionType(code, namespace, "blk"), code, lines, pages)
     src, n, lines, pages = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
-    code = _store.get(src, page_key or f"{pc >> 12:05x}")
+    code = _store.get(src, page_key or f"{page:05x}")
+    if key is not None and pages == (page,):  # blocks reading the next page are not reused
+        if len(_translations) >= _TRANSLATIONS_LIMIT:
+            _translations.clear()
+        _translations[key] = (code, n, lines, pages)
     fn = types.FunctionType(code, namespace, "blk")
     return Block(pc, n, fn, code, lines, pages)
