@@ -31,6 +31,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         print(f"afgdb: {e}", file=sys.stderr)
         return 2
+    from afgdb import socketfamily
+
+    socketfamily.install(k)  # guest programs may debug each other over AF_GDB
     if ns.engine == "interp":
         from afgdb.machine.cpu import interp
 
@@ -66,7 +69,8 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="afgdb: %(name)s: %(message)s")
     opts = ServeOptions(root=ns.root, program=[ns.program] + list(ns.args) if ns.program else [],
-                        listen=ns.listen, unix=ns.unix, stdio=ns.stdio, env=ns.env)
+                        listen=ns.listen, unix=ns.unix, stdio=ns.stdio, env=ns.env,
+                        kernel_socket=ns.kernel_socket)
     try:
         anyio.run(serve, opts)
     except KeyboardInterrupt:
@@ -80,10 +84,56 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_connect(ns: argparse.Namespace) -> int:
+    """Bridge stdin/stdout to pid 0 of a running server (`target remote | afgdb connect 0`)."""
+    import select
+    import socket
+
+    from afgdb.targets.kernel_pid0 import default_kernel_socket
+
+    if ns.pid != 0:
+        print(f"afgdb: connect serves pid 0 only; debug process {ns.pid} with "
+              f"`target extended-remote ADDR` then `attach {ns.pid}`", file=sys.stderr)
+        return 2
+    path = ns.server or default_kernel_socket()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as e:
+        why = ("only the server's owner (or root) may open pid 0"
+               if isinstance(e, PermissionError) else
+               "is `afgdb serve --kernel` running?")
+        print(f"afgdb: cannot reach pid 0 at {path}: {e.strerror}; {why}", file=sys.stderr)
+        return 1
+    fds = {0: sock.fileno(), sock.fileno(): 1}
+    with sock:
+        while True:
+            ready, _, _ = select.select(list(fds), [], [])
+            for fd in ready:
+                data = os.read(fd, 0x10000)
+                if not data:
+                    if fd == sock.fileno():
+                        return 0
+                    sock.shutdown(socket.SHUT_WR)
+                    del fds[0]
+                    continue
+                out = fds[fd]
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view):]
+
+
 def cmd_spl_study(ns: argparse.Namespace) -> int:
     from afgdb.machine import spl
 
     return spl.main([] if ns.ns is None else ["--ns", ns.ns])
+
+
+def cmd_gdbinit(ns: argparse.Namespace) -> int:
+    from afgdb.gdbinit import render
+
+    sys.stdout.write(render(ns.rootfs))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,10 +180,47 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--root", default=default_root(), help="guest root directory")
     serve.add_argument("--env", action="append", metavar="NAME=VALUE",
                        help="guest environment (repeatable; default PATH, HOME, TERM)")
+    kernel = serve.add_mutually_exclusive_group()
+    kernel.add_argument("--kernel", dest="kernel_socket", action="store_const", const="",
+                        help="also serve pid 0 (the kernel, read-only) on a unix socket "
+                             "(mode 0600) where `afgdb connect 0` finds it")
+    kernel.add_argument("--kernel-socket", metavar="PATH",
+                        help="the same on the unix socket PATH (`afgdb connect 0 --server PATH`)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log every connection")
     serve.add_argument("program", nargs="?", help="guest path of a program to start stopped")
     serve.add_argument("args", nargs=argparse.REMAINDER)
     serve.set_defaults(func=cmd_serve)
+
+    connect = sub.add_parser(
+        "connect", help="bridge stdin/stdout to pid 0 (the kernel) of a running server",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Speak the remote protocol on stdin/stdout to pid 0 of an `afgdb serve "
+                    "--kernel` server: the simulated kernel, read-only (memory, "
+                    "threads, registers; no writes, breakpoints or resumption).",
+        epilog="examples:\n"
+               "  afgdb serve --kernel &\n"
+               "  gdb-multiarch -ex 'target remote | afgdb connect 0'\n"
+               "  (gdb) p *allproc.lh_first\n"
+               "  (gdb) info threads")
+    connect.add_argument("pid", type=int, help="0 (the kernel)")
+    connect.add_argument("--server", metavar="PATH",
+                         help="the server's kernel socket (default: the one of `afgdb serve "
+                              "--kernel`)")
+    connect.set_defaults(func=cmd_connect)
+
+    gdbinit = sub.add_parser(
+        "gdbinit", help="print a gdb-multiarch set-up script for afgdb",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print gdb commands that set gdb-multiarch up for afgdb (MIPS32r2 "
+                    "little-endian GNU/Linux, sysroot target:, the sources of the shipped "
+                    "programs) and define afgdb-connect, afgdb-ps and afgdb-kernel.",
+        epilog="examples:\n"
+               "  gdb-multiarch -x <(afgdb gdbinit)\n"
+               "  afgdb gdbinit >> ~/.gdbinit")
+    gdbinit.add_argument("--rootfs", default=None, metavar="DIR",
+                         help="what /afgdb/rootfs in debug information stands for "
+                              "(default: the installed package's rootfs)")
+    gdbinit.set_defaults(func=cmd_gdbinit)
     return ap
 
 

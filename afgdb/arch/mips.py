@@ -70,6 +70,23 @@ BY_NUM: dict[int, Reg] = {r.regnum: r for r in REGISTERS}
 NUM_REGS = len(REGISTERS)
 assert [r.regnum for r in REGISTERS] == list(range(NUM_REGS))
 
+#: o32 ABI names of the general registers (what gdb also accepts: ``$sp``, ``$a0``).
+ABI_NAMES: dict[str, str] = {
+    "zero": "r0", "at": "r1", "v0": "r2", "v1": "r3",
+    **{f"a{i}": f"r{4 + i}" for i in range(4)},
+    **{f"t{i}": f"r{8 + i}" for i in range(8)},
+    **{f"s{i}": f"r{16 + i}" for i in range(8)},
+    "t8": "r24", "t9": "r25", "k0": "r26", "k1": "r27", "gp": "r28", "sp": "r29",
+    "fp": "r30", "s8": "r30", "ra": "r31",
+}
+
+
+def lookup(name: str) -> Reg:
+    """The register called ``name`` (table name such as ``r4``, or ABI name such as
+    ``a0``); KeyError if there is none."""
+    return BY_NAME[ABI_NAMES.get(name, name)]
+
+
 PC = BY_NAME["pc"].regnum
 SP = BY_NAME["r29"].regnum
 RA = BY_NAME["r31"].regnum
