@@ -84,8 +84,10 @@ class CodeCache:
         """Names a code page by address and content, for the compiled-code store."""
         key = self.page_keys.get(pn)
         if key is None:
-            data = self.aspace.read(pn << PAGE_SHIFT, 1 << PAGE_SHIFT, check=False)
-            key = self.page_keys[pn] = f"{pn:05x}-{zlib.crc32(data):08x}"
+            # Straight from the frame: system-mode (KSEG) pages are not readable via read().
+            fr = self.aspace.frames.get(pn)
+            crc = zlib.crc32(fr.b) if fr is not None else 0
+            key = self.page_keys[pn] = f"{pn:05x}-{crc:08x}"
         return key
 
     def invalidate_page(self, pn: int) -> None:
