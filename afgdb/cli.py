@@ -92,9 +92,7 @@ def cmd_connect(ns: argparse.Namespace) -> int:
     from afgdb.targets.kernel_pid0 import default_kernel_socket
 
     if ns.pid != 0:
-        print(f"afgdb: connect serves pid 0 only; debug process {ns.pid} with "
-              f"`target extended-remote ADDR` then `attach {ns.pid}`", file=sys.stderr)
-        return 2
+        return connect_process(ns.pid, ns.server or "127.0.0.1:2345")
     path = ns.server or default_kernel_socket()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -123,6 +121,71 @@ def cmd_connect(ns: argparse.Namespace) -> int:
                     view = view[os.write(out, view):]
 
 
+def connect_process(pid: int, server: str) -> int:
+    """`afgdb connect PID`: stdin/stdout to the stub of process PID in a running server.
+
+    The AF_GDB socket of PID, reached through the server's listener (HOST:PORT, or
+    a unix socket path): the bridge attaches to PID (vAttach; the server's
+    permission rules and one-debugger rule apply) and then passes bytes both ways,
+    so gdb's `target remote | afgdb connect PID` finds the process stopped. When gdb
+    goes away the process is detached and runs on.
+    """
+    import select
+    import socket
+
+    from afgdb import rsp
+
+    try:
+        if "/" in server:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(server)
+        else:
+            host, _, port = server.rpartition(":")
+            sock = socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)))
+    except (OSError, ValueError) as e:
+        print(f"afgdb: cannot reach the server at {server}: {e}; is `afgdb serve` running?",
+              file=sys.stderr)
+        return 1
+    conn = rsp.Connection(rsp.CLIENT)
+
+    def request(payload: bytes) -> bytes | None:
+        sock.sendall(conn.send_packet(payload))
+        while True:
+            data = sock.recv(0x10000)
+            if not data:
+                return None
+            conn.feed(data)
+            while (ev := conn.next_event()) is not rsp.NEED_DATA:
+                if isinstance(ev, rsp.Packet):
+                    sock.sendall(conn.data_to_send())
+                    return ev.data
+
+    with sock:
+        # error-message+ so that a refusal comes with its reason (gdb asks again later).
+        reply = request(b"qSupported:error-message+") and request(b"vAttach;%x" % pid)
+        if reply is None:
+            print("afgdb: the server closed the connection", file=sys.stderr)
+            return 1
+        if not reply.startswith(b"T"):
+            why = reply[2:].decode(errors="replace") if reply.startswith(b"E.") else reply.decode()
+            print(f"afgdb: cannot debug process {pid}: {why}", file=sys.stderr)
+            return 1
+        fds = {0: sock.fileno(), sock.fileno(): 1}
+        while True:
+            ready, _, _ = select.select(list(fds), [], [])
+            for fd in ready:
+                data = os.read(fd, 0x10000)
+                if not data:
+                    if fd == sock.fileno():
+                        return 0
+                    sock.shutdown(socket.SHUT_WR)
+                    del fds[0]
+                    continue
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fds[fd], view):]
+
+
 def cmd_spl_study(ns: argparse.Namespace) -> int:
     from afgdb.machine import spl
 
@@ -134,6 +197,12 @@ def cmd_gdbinit(ns: argparse.Namespace) -> int:
 
     sys.stdout.write(render(ns.rootfs))
     return 0
+
+
+def cmd_demo(ns: argparse.Namespace) -> int:
+    from afgdb import demo
+
+    return demo.exploit(ns.root, ns.cores)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,10 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
                "  gdb-multiarch -ex 'target remote | afgdb connect 0'\n"
                "  (gdb) p *allproc.lh_first\n"
                "  (gdb) info threads")
-    connect.add_argument("pid", type=int, help="0 (the kernel)")
-    connect.add_argument("--server", metavar="PATH",
-                         help="the server's kernel socket (default: the one of `afgdb serve "
-                              "--kernel`)")
+    connect.add_argument("pid", type=int, help="0 (the kernel), or a process id: its AF_GDB "
+                                               "socket (the process stops; detached on exit)")
+    connect.add_argument("--server", metavar="ADDR",
+                         help="pid 0: the server's kernel socket (default: the one of `afgdb "
+                              "serve --kernel`); other pids: the server's HOST:PORT or unix "
+                              "socket path (default 127.0.0.1:2345)")
     connect.set_defaults(func=cmd_connect)
 
     gdbinit = sub.add_parser(
@@ -221,6 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="what /afgdb/rootfs in debug information stands for "
                               "(default: the installed package's rootfs)")
     gdbinit.set_defaults(func=cmd_gdbinit)
+
+    demo = sub.add_parser(
+        "demo", help="run a demonstration: `afgdb demo exploit` (nospawn vs. an exploit)",
+        description="exploit: a daemon with a stack overflow is exploited to exec a marker "
+                    "program, then run again under `nospawn`, where the same exploit dies "
+                    "with SIGSYS and its core goes to cored (docs/nospawn.md).")
+    demo.add_argument("name", choices=("exploit",), help="which demo")
+    demo.add_argument("--root", default=default_root(), help="guest root directory")
+    demo.add_argument("--cores", metavar="DIR", help="where cored stores the core "
+                                                     "(default: a temporary directory)")
+    demo.set_defaults(func=cmd_demo)
     return ap
 
 

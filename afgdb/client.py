@@ -504,6 +504,9 @@ class Client:
 
     def _initial(self, reply: bytes) -> Stopped:
         ev = self._stop_event(reply)
+        if isinstance(ev, Execd):  # vRun's reply is the stop at the launcher's exec
+            start = reply.index(b"exec:")
+            ev = self._stop_event(reply[:start] + reply[reply.index(b";", start) + 1:])
         if not isinstance(ev, Stopped):
             raise ProtocolError(f"expected a stop, got {ev}")
         return ev

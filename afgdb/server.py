@@ -10,6 +10,15 @@ Transports: TCP (default 127.0.0.1:2345, loopback unless told otherwise),
 a unix socket (created mode 0600), and stdio (``target remote | afgdb serve
 --stdio PROG``: the protocol on stdin/stdout, guest output on stderr).
 
+pid 0 (the kernel, read-only): ``--kernel`` (or ``--kernel-socket PATH``) adds a unix socket
+(mode 0600; the peer's uid is checked with SO_PEERCRED: the server's owner
+or root, who is the machine's root) on which every connection is a
+``target remote`` session of pid 0 without the multiprocess extension;
+``afgdb connect 0 [--server PATH]`` bridges stdin/stdout to it, so gdb
+uses ``target remote | afgdb connect 0``. pid 0 is not served over TCP
+(the peer cannot be identified there), and ``vAttach;0`` on an
+extended-remote connection is refused with a message naming that command.
+
 Disconnect: a process created for the connection (the PROGRAM given to
 ``afgdb serve``, or ``run``/vRun) is killed; an attached one (vAttach) is
 detached and runs on. The server keeps serving other and later connections.
@@ -19,6 +28,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import stat
+import struct
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +38,13 @@ from typing import Any
 import anyio
 from anyio.abc import ByteStream, SocketStream
 
+from afgdb import socketfamily
+from afgdb.machine.kernel import kmem
 from afgdb.machine.kernel.files import BufferStream, HostStream
 from afgdb.machine.kernel.kernel import Kernel
 from afgdb.stub import Session
+from afgdb.targets.caps import TargetError
+from afgdb.targets.kernel_pid0 import default_kernel_socket
 from afgdb.targets.process import ProcessTarget
 from afgdb.targets.system import System
 
@@ -44,6 +60,8 @@ class Machine:
     def __init__(self, kernel: Kernel, env: list[str] | None = None) -> None:
         self.kernel = kernel
         self.system = System(kernel, kick=self.kick, env=env)
+        kmem.attach(kernel)  # pid 0's view of the kernel, kept current from now on
+        socketfamily.install(kernel, self.system)  # guest AF_GDB sockets reach our stubs
         self._wake: anyio.Event | None = None
         self.initial: ProcessTarget | None = None  # the PROGRAM of `afgdb serve`
         self.connections = 0
@@ -65,11 +83,22 @@ class Machine:
             self._wake = anyio.Event()
             await self._wake.wait()
 
-    async def serve_stream(self, stream: ByteStream, name: str) -> None:
+    async def serve_kernel(self, stream: ByteStream, name: str, uid: int) -> None:
+        """Serve pid 0 on one connection: `target remote`, no multiprocess extension."""
+        try:
+            kt = self.system.kernel_target(uid)
+        except TargetError as e:
+            log.info("%s: pid 0 refused: %s", name, e.msg)
+            return
+        sess = Session(kt, name=name, targets=(kt,), multiprocess_ok=False, error_text=True)
+        await self.serve_stream(stream, name, sess)
+
+    async def serve_stream(self, stream: ByteStream, name: str,
+                           session: Session | None = None) -> None:
         """Serve one connection until the peer goes away."""
         self.connections += 1
-        sess = Session(self.system, name=name)
-        if self.initial is not None and self.initial.proc.alive and \
+        sess = session or Session(self.system, name=name)
+        if session is None and self.initial is not None and self.initial.proc.alive and \
                 self.initial.proc.tracer is self.initial:
             self.initial.owner = name
             sess.add_target(self.initial, created=True)
@@ -150,6 +179,32 @@ class ServeOptions:
     unix: str | None = None
     stdio: bool = False
     env: list[str] | None = None
+    kernel_socket: str | None = None  # a unix socket (0600) serving pid 0 only
+
+
+def peer_uid(stream: Any) -> int | None:
+    """The host uid of a unix-socket peer (SO_PEERCRED), None if it cannot be told."""
+    try:
+        sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return int(struct.unpack("3i", creds)[1])
+    except (AttributeError, OSError, anyio.TypedAttributeLookupError):
+        return None
+
+
+async def _unix_listener(path: str) -> Any:
+    """A listener on a fresh unix socket that only its owner may connect to (mode 0600)."""
+    if os.path.exists(path):
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise ValueError(f"{path} exists and is not a socket: not replacing it")
+        os.unlink(path)
+    old = os.umask(0o177)
+    try:
+        listener = await anyio.create_unix_listener(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    return listener
 
 
 def _split_hostport(text: str) -> tuple[str, int]:
@@ -187,15 +242,24 @@ async def serve(opts: ServeOptions, machine: Machine | None = None,
             await m.serve_stream(StdioStream(), "stdio")
             tg.cancel_scope.cancel()
             return
+        if opts.kernel_socket is not None:
+            opts.kernel_socket = opts.kernel_socket or default_kernel_socket()
+            klistener = await _unix_listener(opts.kernel_socket)
+            print(f"afgdb: pid 0 (the kernel, read-only) on {opts.kernel_socket}: "
+                  f"gdb-multiarch -ex 'target remote | afgdb connect 0 --server "
+                  f"{opts.kernel_socket}'", file=say, flush=True)
+
+            async def khandler(stream: SocketStream) -> None:
+                uid = peer_uid(stream)
+                async with stream:
+                    # The server's owner (and host root) is the machine's root; others
+                    # cannot even connect (0600), and are refused if they could.
+                    guest_uid = 0 if uid in (0, os.getuid()) else 65534
+                    await m.serve_kernel(stream, f"pid0@uid{uid}", guest_uid)
+
+            tg.start_soon(klistener.serve, khandler)
         if opts.unix:
-            if os.path.exists(opts.unix):
-                os.unlink(opts.unix)
-            old = os.umask(0o177)
-            try:
-                listener: Any = await anyio.create_unix_listener(opts.unix)
-            finally:
-                os.umask(old)
-            os.chmod(opts.unix, 0o600)
+            listener: Any = await _unix_listener(opts.unix)
             where = opts.unix
             hint = f"target extended-remote {opts.unix}"
         else:

@@ -237,6 +237,6 @@ def test_monitor_and_info_os_processes() -> None:
         gdb.connect(srv.address)
         assert "monitor ps" in gdb.run("monitor help")
         ps = gdb.run("monitor ps")
-        assert re.search(r"^\s+\d+\s+\d+\s+stopped\s+1\s+gdb@\S+\s+/bin/gdbdemo$", ps, re.M), ps
+        assert re.search(r"^\s+\d+\s+\d+\s+stopped\s+1\s+gdb@\S+\s+-\s+/bin/gdbdemo$", ps, re.M), ps
         procs = gdb.run("info os processes")
         assert "/bin/gdbdemo" in procs

@@ -151,11 +151,18 @@ SIGINFO = Layout("siginfo_t (mips)", [
     ("si_signo", "i"), ("si_code", "i"), ("si_errno", "i"),
     ("si_addr_or_pid", "I"), ("si_uid", "I"), ("", "108x"),
 ])
+# The same siginfo_t with the _sigsys member (SIGSYS with si_code > 0: nospawn, seccomp).
+SIGINFO_SYS = Layout("siginfo_t _sigsys (mips)", [
+    ("si_signo", "i"), ("si_code", "i"), ("si_errno", "i"),
+    ("si_call_addr", "I"), ("si_syscall", "i"), ("si_arch", "I"), ("", "104x"),
+])
+AUDIT_ARCH_MIPSEL = 0x40000008
 FPREGSET = Layout("elf_fpregset_t (mips o32)", [("fpr", "32Q"), ("fcsr", "I"), ("fir", "I")])
 NT_FILE_HDR = Layout("NT_FILE header", [("count", "I"), ("page_size", "I")])
 NT_FILE_ENTRY = Layout("NT_FILE entry", [("start", "I"), ("end", "I"), ("file_ofs", "I")])
 
 assert PRSTATUS.size == 256 and PRPSINFO.size == 128 and SIGINFO.size == 128
+assert SIGINFO_SYS.size == 128
 assert FPREGSET.size == 264
 
 ELFCLASS32, ELFDATA2LSB, EV_CURRENT = 1, 1, 1
@@ -475,10 +482,15 @@ def process_notes(kernel: Kernel | None, proc: Proc, sig: int,
             body += note(CORE, NT_PRPSINFO, prpsinfo(
                 proc.pid, proc.ppid, proc.pgid, proc.sid, proc.uid, proc.gid, name, args))
             faulted = code > 0 and sig in (4, 5, 7, 8, 10, 11)
-            body += note(CORE, NT_SIGINFO, SIGINFO.pack(
-                si_signo=sig, si_code=code,
-                si_addr_or_pid=(addr if faulted else sender) & 0xFFFFFFFF,
-                si_uid=0 if faulted else _sender_uid(kernel, sender)))
+            if sig == 12 and code > 0:  # SIGSYS from the kernel: info = (code, call addr, nr)
+                body += note(CORE, NT_SIGINFO, SIGINFO_SYS.pack(
+                    si_signo=sig, si_code=code, si_call_addr=addr & 0xFFFFFFFF,
+                    si_syscall=sender, si_arch=AUDIT_ARCH_MIPSEL))
+            else:
+                body += note(CORE, NT_SIGINFO, SIGINFO.pack(
+                    si_signo=sig, si_code=code,
+                    si_addr_or_pid=(addr if faulted else sender) & 0xFFFFFFFF,
+                    si_uid=0 if faulted else _sender_uid(kernel, sender)))
             if proc.auxv:
                 body += note(CORE, NT_AUXV, proc.auxv)
             body += note(CORE, NT_FILE, nt_file(proc))
@@ -599,6 +611,7 @@ def kernel_tid(pid: int, lid: int) -> int:
 
 __all__ = [
     "Layout", "EHDR", "PHDR", "SHDR", "NHDR", "PRSTATUS", "PRPSINFO", "SIGINFO", "FPREGSET",
+    "SIGINFO_SYS",
     "Segment", "ThreadRegs", "CoreResult", "write_core", "write_process_core",
     "write_kernel_dump", "kernel_tid", "gregs_of", "fpregs_of", "parse_notes", "core_limit",
     "process_notes", "process_segments", "note",

@@ -44,6 +44,7 @@ from afgdb.targets.caps import (
     Exited,
     Killed,
     Launcher,
+    ReadOnly,
     StopEvent,
     Stopped,
     Target,
@@ -57,8 +58,9 @@ log = logging.getLogger("afgdb.stub")
 class Session:
     """The stub side of one RSP connection."""
 
-    def __init__(self, system: Launcher | None = None, *, name: str = "gdb",
+    def __init__(self, system: object | None = None, *, name: str = "gdb",
                  targets: tuple[Target, ...] = (), multiprocess_ok: bool = True,
+                 error_text: bool = False,
                  max_packet_size: int = rsp.DEFAULT_MAX_PACKET_SIZE) -> None:
         self.conn = rsp.Connection(rsp.SERVER, max_packet_size=max_packet_size)
         self.system = system
@@ -72,8 +74,17 @@ class Session:
         self.swbreak = False
         self.hwbreak = False
         self.error_message = False
+        # E.text even when gdb did not offer error-message+ (gdb 13 does not, yet it takes
+        # "E." as an error everywhere and prints the text in some places): pid 0 sessions.
+        self.error_text = error_text
         self.extended = False
         self.no_ack_pending = False
+        # Events gdb asked for (qSupported, QThreadEvents), passed on to every target.
+        self.fork_events = False
+        self.vfork_events = False
+        self.exec_events = False
+        self.thread_events = False
+        self.uid = 0  # the guest uid this connection debugs as (AF_GDB permission rules)
         # Thread selection (H) and the qfThreadInfo cursor.
         self.g_thread = ThreadId(None, ANY)
         self.c_thread = ThreadId(None, ALL)
@@ -146,7 +157,7 @@ class Session:
 
     def encode(self, reply: bytes | ErrorReply) -> bytes:
         if isinstance(reply, ErrorReply):
-            if self.error_message:
+            if self.error_message or self.error_text:
                 text = reply.text.encode("ascii", "replace")[:400]
                 return b"E." + text
             return b"E%02x" % (reply.errno & 0xFF)
@@ -187,6 +198,8 @@ class Session:
                 return None
         if spec.missing == "empty":
             return EMPTY
+        if self.targets and isinstance(self.current_target(), ReadOnly):
+            return ErrorReply(E.EPERM, self.current_target().refusal())  # type: ignore[attr-defined]
         return ErrorReply(E.EPERM, f"not supported by this target ({spec.needs})")
 
     # -------------------------------------------------------- capabilities
@@ -229,6 +242,7 @@ class Session:
             t.pass_signals(self.pass_signals)
         if self.catch_syscalls is not None and hasattr(t, "catch_syscalls"):
             t.catch_syscalls(self.catch_syscalls)
+        self.apply_events(t)
         ev = t.stop_event()
         if ev is not None:
             self.reported[t.pid] = ev
@@ -236,6 +250,18 @@ class Session:
         tid = ev.tid if isinstance(ev, Stopped) else (live[0] if live else t.pid)
         self.g_thread = ThreadId(t.pid, tid)
         self.c_thread = ThreadId(t.pid, ALL)
+
+    def apply_events(self, t: Target) -> None:
+        """Tell t which fork/exec/thread events this connection wants reported."""
+        fn = getattr(t, "report_forks", None)
+        if fn is not None:
+            fn(self.fork_events, self.vfork_events)
+        fn = getattr(t, "report_execs", None)
+        if fn is not None:
+            fn(self.exec_events)
+        fn = getattr(t, "report_threads", None)
+        if fn is not None:
+            fn(self.thread_events)
 
     def remove_target(self, pid: int) -> None:
         t = self.targets.pop(pid, None)
@@ -314,6 +340,15 @@ class Session:
             out += b"hwbreak:;"
         elif ev.reason in ("syscall_entry", "syscall_return"):
             out += ev.reason.encode() + b":%x;" % ev.value
+        elif ev.reason in ("fork", "vfork"):
+            out += ev.reason.encode() + b":" + self.encode_tid(ev.value, ev.value) + b";"
+        elif ev.reason == "vforkdone":
+            out += b"vforkdone:;"
+        elif ev.reason == "exec":
+            exe = getattr(target, "exec_file", lambda: "")()
+            out += b"exec:" + rsp.hex_encode(exe.encode()) + b";"
+        elif ev.reason == "create":
+            out += b"create:;"
         out += b"core:0;"
         self.g_thread = ThreadId(pid, ev.tid)
         return bytes(out)
@@ -344,6 +379,8 @@ class Session:
             t = self.targets[pid]
             self.reported[pid] = ev
             self.running = False
+            if isinstance(ev, Stopped) and ev.reason in ("fork", "vfork"):
+                self._adopt(t, ev.value)
             # All-stop: every other process of this session stops too, quietly.
             for other in self.resumed:
                 if other != pid:
@@ -357,6 +394,16 @@ class Session:
                 self.remove_target(pid)
             return payload
         return None
+
+    def _adopt(self, parent: Target, pid: int) -> None:
+        """The child of a reported fork joins this session (gdb detaches or keeps it)."""
+        take = getattr(parent, "take_child", None)
+        child = take(pid) if take is not None else None
+        if child is None:
+            return
+        g, c = self.g_thread, self.c_thread
+        self.add_target(child, created=parent.pid in self.created)  # its quiet stop: reported
+        self.g_thread, self.c_thread = g, c
 
     # ----------------------------------------------------------- run control
     def resume(self, actions: list[tuple[Action, ThreadId | None]]) -> Reply:

@@ -174,6 +174,20 @@ class Threads(Protocol):
 
 
 @runtime_checkable
+class ThreadMemory(Protocol):
+    """Memory as a given thread sees it (pid 0: threads of many processes)."""
+
+    def read_thread_memory(self, tid: int, addr: int, length: int) -> bytes: ...
+
+
+@runtime_checkable
+class ReadOnly(Protocol):
+    """A target that refuses every change (pid 0): `refusal` is the reason it gives."""
+
+    def refusal(self) -> str: ...
+
+
+@runtime_checkable
 class ExecFile(Protocol):
     def exec_file(self) -> str:
         """Guest path of the program (what gdb opens over vFile)."""
@@ -220,6 +234,13 @@ class ExecEvents(Protocol):
 
 
 @runtime_checkable
+class ThreadEvents(Protocol):
+    def report_threads(self, on: bool) -> None:
+        """Stop and report when a thread is created (QThreadEvents)."""
+        ...
+
+
+@runtime_checkable
 class HostIO(Protocol):
     """File access for vFile: paths are the target's (guest) paths."""
 
@@ -248,7 +269,8 @@ class Launcher(Protocol):
 
 CAPABILITIES: tuple[type, ...] = (
     Writable, Resumable, SwBreakpoints, HwBreakpoints, Watchpoints, Threads, ExecFile,
-    Auxv, CatchSyscalls, PassSignals, Killable, Detachable, ForkEvents, ExecEvents, HostIO,
+    Auxv, CatchSyscalls, PassSignals, Killable, Detachable, ForkEvents, ExecEvents,
+    ThreadEvents, HostIO,
     Monitor,
 )
 

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 SIGTRAP = signals.SIGTRAP
 SIGINT = signals.SIGINT
 SIGKILL = signals.SIGKILL
+NR_VFORK = E.SYSCALL_BASE + 190
+NR_CLONE = E.SYSCALL_BASE + 120
 MAX_RANGE_STEPS = 100_000  # a range step reports a stop after this many units anyway
 
 _WATCH_NAMES = {2: "watch", 3: "rwatch", 4: "awatch"}
@@ -77,6 +79,15 @@ class ProcessTarget(DebugHooks):
         self._hw: set[int] = set()
         self._watch: list[tuple[int, int, int]] = []
         self._listener: Callable[[], None] | None = None
+        # Events gdb asked to hear about (fork-events, vfork-events, exec-events,
+        # QThreadEvents); a forked child is attached and waits here for the session.
+        self._report_fork = False
+        self._report_vfork = False
+        self._report_exec = False
+        self._exec_once = False  # the launcher: report its exec whatever gdb asked
+        self._report_threads = False
+        self._children: dict[int, ProcessTarget] = {}
+        self._vfork_wait: set[int] = set()  # lids whose vfork was reported: vforkdone next
         proc.tracer = self
 
     # ------------------------------------------------------------- state
@@ -111,6 +122,7 @@ class ProcessTarget(DebugHooks):
                 self._held.add(t.lid)
         if self._event is None or not isinstance(event, Stopped) or event.signal:
             self._event = event
+        self.kernel.kmem_hook("sync")  # held LWPs show as stopped on pid 0
         if self._listener is not None:
             self._listener()
 
@@ -125,6 +137,7 @@ class ProcessTarget(DebugHooks):
         if self._holding and not lwp.pending & signals.bit(SIGKILL):
             lwp.state = LSSTOP
             self._held.add(lwp.lid)
+            self.kernel.kmem_hook("lwp_state", lwp)
             return True
         rp = self._resume_pc.pop(lwp.lid, None)
         pc = lwp.cpu.pc
@@ -169,6 +182,11 @@ class ProcessTarget(DebugHooks):
         return False
 
     def on_syscall_exit(self, lwp: LWP, nr: int) -> bool:
+        if lwp.lid in self._vfork_wait and nr in (NR_VFORK, NR_CLONE):
+            self._vfork_wait.discard(lwp.lid)  # the vfork child exec'd or exited
+            if self._report_vfork:
+                self._stop(Stopped(lwp.lid, SIGTRAP, "vforkdone"))
+                return True
         if lwp.lid in self._step_on_return:
             self._step_on_return.discard(lwp.lid)
             self._stop(Stopped(lwp.lid, SIGTRAP))
@@ -179,6 +197,7 @@ class ProcessTarget(DebugHooks):
         return False
 
     def on_exit(self, proc: Proc) -> None:
+        self._vfork_wait.clear()
         self._held.clear()
         self._holding = False
         self._event = _wait_status_event(proc.exit_status)
@@ -191,7 +210,69 @@ class ProcessTarget(DebugHooks):
         self._sw.clear()
         self._hw.clear()
         self._watch.clear()
-        return False
+        self._vfork_wait.clear()
+        report = self._report_exec or self._exec_once
+        self._exec_once = False
+        if report:
+            self._stop(Stopped(lwp.lid, SIGTRAP, "exec"))
+        return report
+
+    def on_fork(self, parent: LWP, child: Proc, kind: str) -> bool:
+        if not (self._report_vfork if kind == "vfork" else self._report_fork):
+            return False  # not asked for: the child runs undebugged
+        ct = ProcessTarget(self.system, child, self.owner, self.created)
+        ct._inherit(self)
+        ct.stop_at_start(0)  # quietly held: gdb learns of it from the fork event
+        self._children[child.pid] = ct
+        if kind == "vfork":
+            self._vfork_wait.add(parent.lid)
+        self._stop(Stopped(parent.lid, SIGTRAP, kind, child.pid))
+        return True
+
+    def on_clone(self, parent: LWP, child: LWP) -> bool:
+        if not self._report_threads:
+            return False
+        self._stop(Stopped(child.lid, SIGTRAP, "create"))
+        return True
+
+    def _inherit(self, parent: ProcessTarget) -> None:
+        """A forked child: the parent's settings, and its breakpoints (fork copied the
+        memory they are in, so gdb takes them to be inserted in the child too)."""
+        self._pass = set(parent._pass)
+        self._catch = None if parent._catch is None else set(parent._catch)
+        self._report_fork, self._report_vfork = parent._report_fork, parent._report_vfork
+        self._report_exec = parent._report_exec
+        self._report_threads = parent._report_threads
+        self._sw, self._hw = set(parent._sw), set(parent._hw)
+        self._watch = list(parent._watch)
+        if self.proc.cache is not parent.proc.cache:  # fork; a vfork child shares them
+            for addr in self._sw | self._hw:
+                self.proc.cache.add_breakpoint(addr)
+            if self._watch:
+                self.proc.cache.set_watchpoints(self._watch)
+
+    def take_child(self, pid: int) -> ProcessTarget | None:
+        """The target of a child whose fork was reported (the session adopts it)."""
+        return self._children.pop(pid, None)
+
+    def report_forks(self, fork: bool, vfork: bool) -> None:
+        self._report_fork, self._report_vfork = fork, vfork
+
+    def report_execs(self, on: bool) -> None:
+        self._report_exec = on
+
+    def report_threads(self, on: bool) -> None:
+        self._report_threads = on
+
+    def expect_exec(self) -> None:
+        """Report the next exec even if gdb did not ask (the launcher of `run`)."""
+        self._exec_once = True
+
+    def plain_stop(self) -> None:
+        """Report the current stop as a plain SIGTRAP (a started program, as gdbserver)."""
+        ev = self._event
+        if isinstance(ev, Stopped):
+            self._event = Stopped(ev.tid, SIGTRAP)
 
     # ------------------------------------------------------- threads
     def threads(self) -> list[ThreadInfo]:
@@ -240,6 +321,7 @@ class ProcessTarget(DebugHooks):
             c.fcsr = value
         elif name == "badvaddr":
             c.badvaddr = value
+        self.kernel.kmem_hook("lwp_changed", t)  # its trapframe on pid 0
         # status, cause, fir and restart are read-only here: writes are ignored
         # (gdb writes restart=0 with every pc change, as on a real Linux kernel).
 
@@ -421,4 +503,7 @@ class ProcessTarget(DebugHooks):
                 self.kernel.make_runnable(t)
         self._held.clear()
         self._listener = None
+        for child in list(self._children.values()):  # forks the session never adopted
+            child.detach()
+        self._children.clear()
         self.system.kick()

@@ -65,6 +65,7 @@ class Image:
     segments: list[Segment]
     brk: int
     base: int
+    exec_stack: bool = False  # PT_GNU_STACK asks for an executable stack (RWE), as Linux maps it
 
 
 def parse(data: bytes) -> Image:
@@ -96,7 +97,10 @@ def parse(data: bytes) -> Image:
         raise ExecFormatError("dynamically linked (has PT_INTERP); only static programs run")
     if etype == ET_DYN:
         base = PIE_BASE
+    exec_stack = False
     for ptype, off, vaddr, _paddr, filesz, memsz, pflags, _align in phdrs:
+        if ptype == PT_GNU_STACK:
+            exec_stack = bool(pflags & 1)
         if ptype == PT_PHDR:
             phdr_addr = vaddr + base
         if ptype != PT_LOAD or memsz == 0:
@@ -120,7 +124,8 @@ def parse(data: bytes) -> Image:
         if first.offset <= phoff < first.offset + first.filesz:
             phdr_addr = first.vaddr + phoff - first.offset
     end = max(s.vaddr + s.memsz for s in segs)
-    return Image(entry + base, phdr_addr, phnum, phent, segs, (end + PAGE_MASK) & ~PAGE_MASK, base)
+    return Image(entry + base, phdr_addr, phnum, phent, segs, (end + PAGE_MASK) & ~PAGE_MASK, base,
+                 exec_stack)
 
 
 def load(aspace: AddressSpace, data: bytes, img: Image, name: str) -> None:
@@ -139,7 +144,8 @@ def build_stack(aspace: AddressSpace, img: Image, argv: list[bytes], envp: list[
                 execfn: bytes, creds: tuple[int, int, int, int], random16: bytes
                 ) -> tuple[int, bytes]:
     """Map the stack and lay out argc/argv/envp/auxv as Linux does; returns (sp, auxv bytes)."""
-    aspace.map(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, name="[stack]",
+    aspace.map(STACK_TOP - STACK_SIZE, STACK_SIZE,
+               PROT_READ | PROT_WRITE | (PROT_EXEC if img.exec_stack else 0), name="[stack]",
                kind="stack")
     blob = bytearray()
     sp = STACK_TOP - 16  # a little headroom like Linux's random offset (fixed: deterministic)

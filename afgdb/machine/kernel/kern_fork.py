@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from afgdb.machine.kernel import kern_nospawn, signals
 from afgdb.machine.kernel import linux_abi as E
-from afgdb.machine.kernel import signals
 from afgdb.machine.kernel.errors import SyscallError, WouldBlock
 from afgdb.machine.kernel.proc import LWP, Proc, SigAction
 from afgdb.machine.kernel.uaccess import copyout_u32
@@ -82,9 +82,8 @@ def fork1(k: Kernel, t: LWP, flags: int, newsp: int, ptid: int, tls: int, ctid: 
         raise SyscallError(E.EINVAL)
     if flags & CLONE_SIGHAND and not flags & CLONE_VM:
         raise SyscallError(E.EINVAL)
-    if not flags & CLONE_THREAD and p.nospawn & 1:
-        signals.post(k, t, signals.SIGSYS, signals.SI_KERNEL)
-        raise SyscallError(E.ENOSYS, "fork is disabled for this process")
+    if not flags & CLONE_THREAD and p.nospawn & kern_nospawn.NOSPAWN_FORK:
+        kern_nospawn.deny(k, t, "vfork" if flags & CLONE_VFORK else "")  # raises ENOSYS
     cpu = t.cpu.copy()
     cpu.r[2] = 0
     cpu.r[7] = 0

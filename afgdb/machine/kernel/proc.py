@@ -57,6 +57,8 @@ class LWP:
     in_syscall: int = -1  # syscall number while blocked/stopped inside one, for gdb
     saved_sigmask: int | None = None  # sigsuspend/ppoll/pselect: the mask to restore
     sigwait: int = 0  # rt_sigtimedwait: blocked signals that still wake this LWP
+    forced: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # sig -> info that
+    # must take the default action whatever the handler or mask (signals.force: nospawn SIGSYS)
 
     @property
     def tid(self) -> int:

@@ -50,6 +50,8 @@ class ProcInfo:
     icount: int
     children: tuple[int, ...]
     lwps: tuple[LWPInfo, ...] = field(default_factory=tuple)
+    nospawn: int = 0  # bit 0 no fork, bit 1 no exec (kern_nospawn), in force
+    nospawn_on_exec: int = 0  # requested, applied by the next successful exec
 
 
 def _wchan(w: object) -> str:
@@ -76,7 +78,8 @@ def proc_info(p: Proc) -> ProcInfo:
         cmdline=tuple(a.decode("utf-8", "replace") for a in p.argv),
         exit_status=p.exit_status, icount=p.icount(),
         children=tuple(c.pid for c in p.children),
-        lwps=tuple(lwp_info(t) for t in p.lwps if t.state != "zombie"))
+        lwps=tuple(lwp_info(t) for t in p.lwps if t.state != "zombie"),
+        nospawn=p.nospawn, nospawn_on_exec=p.nospawn_on_exec)
 
 
 def processes(k: Kernel) -> list[ProcInfo]:

@@ -61,6 +61,15 @@ def post(k: Kernel, t: LWP, sig: int, code: int = SI_USER, addr: int = 0, sender
         k.unsleep(t)
 
 
+def force(k: Kernel, t: LWP, sig: int, info: tuple[int, int, int]) -> None:
+    """A signal that t can neither catch, block nor ignore (Linux's force_sig_seccomp with
+    HANDLER_EXIT): its default action (death, with core for SIGSYS) is taken, with this
+    info, on t's way back to user mode. A debugger still sees it first."""
+    t.forced[sig] = info
+    post(k, t, sig, *info)
+    t.siginfo[sig] = info  # over any earlier pending instance's info
+
+
 def ignored(p: Proc, sig: int) -> bool:
     """A signal the process would discard on arrival (ignored and not blocked, not traced)."""
     if sig in UNCATCHABLE or p.tracer is not None:
@@ -86,18 +95,24 @@ def deliver_pending(k: Kernel, t: LWP) -> None:
     """Act on t's deliverable pending signals before it runs (lowest number first)."""
     while True:
         deliverable = t.pending & ~t.sigmask | (t.pending & (bit(SIGKILL) | bit(SIGSTOP)))
+        if t.forced:
+            deliverable |= t.pending & sum(bit(s) for s in t.forced)
         if not deliverable:
             return
         sig = (deliverable & -deliverable).bit_length()
         t.pending &= ~bit(sig)
         info = t.siginfo.pop(sig, (SI_USER, 0, 0))
+        forced = t.forced.get(sig) if t.forced else None
+        if forced is not None:
+            info = forced  # kept across a debugger's stop and re-post
         tracer = t.proc.tracer
         if tracer is not None and sig != SIGKILL and tracer.on_signal(t, sig):  # type: ignore[attr-defined]
             return  # the debugger decides; it re-posts or drops the signal
         act = t.proc.sigactions.get(sig)
         handler = act.handler if act else SIG_DFL
-        if sig in UNCATCHABLE:
+        if sig in UNCATCHABLE or forced is not None:
             handler = SIG_DFL
+            t.forced.pop(sig, None)
         if handler == SIG_IGN:
             continue
         if handler == SIG_DFL:
@@ -106,7 +121,11 @@ def deliver_pending(k: Kernel, t: LWP) -> None:
             if sig in STOP:
                 stop_process(k, t.proc, sig)
                 return
-            kill_process(k, t.proc, sig, core=sig in CORE, info=info)
+            prev, k.current = k.current, t  # the core's first thread is the one signalled
+            try:
+                kill_process(k, t.proc, sig, core=sig in CORE, info=info)
+            finally:
+                k.current = prev
             return
         from afgdb.machine.kernel import sigframe
 

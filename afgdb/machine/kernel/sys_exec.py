@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from afgdb.machine.cpu.engine import CodeCache
 from afgdb.machine.cpu.state import CPU
-from afgdb.machine.kernel import kern_exec, sigframe
+from afgdb.machine.kernel import kern_exec, kern_nospawn, sigframe
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import NoReturn, SyscallError
 from afgdb.machine.kernel.proc import SigAction
@@ -116,6 +116,8 @@ def _strvec(t: LWP, addr: int) -> list[bytes]:
 
 
 def sys_execve(k: Kernel, t: LWP, path: int, argv: int, envp: int) -> int:
+    if t.proc.nospawn & kern_nospawn.NOSPAWN_EXEC:
+        kern_nospawn.deny(k, t, "execve")  # raises ENOSYS, SIGSYS kills the process
     name = copyinstr(t, path)
     args = _strvec(t, argv)
     env = _strvec(t, envp)
@@ -134,6 +136,8 @@ def sys_execveat(k: Kernel, t: LWP, dirfd: int, path: int, argv: int, envp: int,
     """execveat: a path relative to dirfd, or the open file itself with AT_EMPTY_PATH."""
     from afgdb.machine.kernel import sys_file
 
+    if t.proc.nospawn & kern_nospawn.NOSPAWN_EXEC:
+        kern_nospawn.deny(k, t, "execveat")
     if flags & ~(0x100 | 0x1000):  # AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH
         raise SyscallError(E.EINVAL)
     name = copyinstr(t, path)

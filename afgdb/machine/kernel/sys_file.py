@@ -117,6 +117,12 @@ def sys_pwrite64(k: Kernel, t: LWP, fd: int, buf: int, count: int, pad: int, lo:
 
 def do_open(k: Kernel, t: LWP, dirfd: int, path: str, flags: int, mode: int) -> int:
     p = t.proc
+    if path.startswith("/proc/"):  # synthetic per-process files (procfs.py)
+        from afgdb.machine.kernel import procfs
+
+        pf = procfs.open_file(k, t, path, flags)
+        if pf is not None:
+            return p.fds.install(pf, cloexec=bool(flags & O_CLOEXEC))
     base = _base(k, t, dirfd, path)
     follow = not flags & O_NOFOLLOW
     guest = k.vfs.resolve(path, base, follow=follow)

@@ -15,6 +15,7 @@ from afgdb.machine.kernel import (
     futex,
     kern_exit,
     kern_fork,
+    kern_nospawn,
     kern_prot,
     kern_sig,
     sys_exec,
@@ -23,6 +24,7 @@ from afgdb.machine.kernel import (
     sys_misc,
     sys_pipe,
     sys_proc,
+    sys_socket,
 )
 from afgdb.machine.kernel.linux_abi import SYSCALL_BASE
 
@@ -172,6 +174,7 @@ _ROWS: list[tuple[int, str, str, Handler]] = [
     (71, "setregid", "uint rgid, uint egid", kern_prot.sys_setregid),
     (80, "getgroups", "int size, ptr list", kern_prot.sys_getgroups),
     (81, "setgroups", "int size, ptr list", kern_prot.sys_setgroups),
+    (102, "socketcall", "int call, ptr args", sys_socket.sys_socketcall),
     (104, "setitimer", "int which, ptr new, ptr old", kern_sig.sys_setitimer),
     (105, "getitimer", "int which, ptr value", kern_sig.sys_getitimer),
     (114, "wait4", "int pid, ptr status, flags options, ptr rusage", kern_exit.sys_wait4),
@@ -179,6 +182,7 @@ _ROWS: list[tuple[int, str, str, Handler]] = [
     (138, "setfsuid", "uint uid", kern_prot.sys_setfsuid),
     (139, "setfsgid", "uint gid", kern_prot.sys_setfsgid),
     (142, "_newselect", "int n, ptr inp, ptr outp, ptr exp, ptr tvp", sys_pipe.sys_newselect),
+    (183, "socket", "int domain, int type, int protocol", sys_socket.sys_socket),
     (184, "socketpair", "int domain, int type, int protocol, ptr sv", sys_pipe.sys_socketpair),
     (185, "setresuid", "uint ruid, uint euid, uint suid", kern_prot.sys_setresuid),
     (188, "poll", "ptr fds, uint nfds, int timeout", sys_pipe.sys_poll),
@@ -217,6 +221,9 @@ _ROWS: list[tuple[int, str, str, Handler]] = [
      kern_sig.sys_rt_sigtimedwait64),
     (422, "futex_time64", "ptr uaddr, int op, int val, ptr utime, ptr uaddr2, uint val3",
      futex.sys_futex_time64),
+    # --- afgdb's private calls (AFGDB_BASE and up)
+    (kern_nospawn.NR, "afgdb_nospawn", "flags flags, int when",  # include/afgdb.h
+     kern_nospawn.sys_afgdb_nospawn),
 ]
 
 

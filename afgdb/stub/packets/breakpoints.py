@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from afgdb import rsp
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.stub.packets.common import EMPTY, OK, PacketSpec, Reply, hex_int, split
-from afgdb.targets.caps import TargetError
+from afgdb.targets.caps import ReadOnly, TargetError
 
 if TYPE_CHECKING:
     from afgdb.stub.session import Session
@@ -47,7 +47,9 @@ def handle_point(s: Session, p: Point) -> Reply:
     t = s.current_target()
     cap = _CAP[p.type]
     if cap not in s.caps(t):
-        if t.pid == 0 or "Writable" not in s.caps(t):
+        if isinstance(t, ReadOnly):
+            raise TargetError(E.EPERM, t.refusal())
+        if "Writable" not in s.caps(t):
             raise TargetError(E.EPERM, "this target is read-only: no breakpoints")
         return EMPTY  # unsupported: gdb falls back (memory breakpoints, software watch)
     if p.type == 0:

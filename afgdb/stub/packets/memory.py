@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from afgdb import rsp
 from afgdb.stub.packets.common import OK, PacketSpec, Reply, hex_int, split
+from afgdb.targets.caps import ThreadMemory
 
 if TYPE_CHECKING:
     from afgdb.stub.session import Session
@@ -36,7 +37,10 @@ def handle_read(s: Session, r: Read) -> Reply:
     t = s.current_target()
     if r.length == 0:
         return b""
-    return rsp.hex_encode(t.read_memory(r.addr, min(r.length, MAX_READ)))
+    n = min(r.length, MAX_READ)
+    if isinstance(t, ThreadMemory):  # pid 0: user addresses in the selected thread's process
+        return rsp.hex_encode(t.read_thread_memory(s.current_tid(t), r.addr, n))
+    return rsp.hex_encode(t.read_memory(r.addr, n))
 
 
 def parse_write_hex(rest: bytes) -> Write:

@@ -67,6 +67,8 @@ def supported_features(s: Session, offered: frozenset[str]) -> list[str]:
                 feats.append(f)
     if "ExecEvents" in caps and "exec-events+" in offered:
         feats.append("exec-events+")
+    if "ThreadEvents" in caps:
+        feats.append("QThreadEvents+")
     if "error-message+" in offered:
         feats.append("error-message+")
     return feats
@@ -79,6 +81,11 @@ def handle_supported(s: Session, q: Supported) -> Reply:
     s.swbreak = "swbreak+" in feats
     s.hwbreak = "hwbreak+" in feats
     s.error_message = "error-message+" in feats
+    s.fork_events = "fork-events+" in feats
+    s.vfork_events = "vfork-events+" in feats
+    s.exec_events = "exec-events+" in feats
+    for t in s.targets.values():
+        s.apply_events(t)
     return ";".join(feats).encode()
 
 
@@ -258,6 +265,19 @@ def handle_catch(s: Session, c: CatchSyscalls) -> Reply:
     return OK
 
 
+def parse_thread_events(rest: bytes) -> bool:
+    if rest not in (b"0", b"1"):
+        raise rsp.RemoteProtocolError("QThreadEvents takes 0 or 1")
+    return rest == b"1"
+
+
+def handle_thread_events(s: Session, on: bool) -> Reply:
+    s.thread_events = on
+    for t in s.targets.values():
+        s.apply_events(t)
+    return OK
+
+
 PACKETS = [
     PacketSpec(b"qSupported", parse_supported, handle_supported),
     PacketSpec(b"qC", no_args, handle_qc),
@@ -277,4 +297,6 @@ PACKETS = [
     PacketSpec(b"QProgramSignals:", parse_signal_list, handle_program_signals,
                needs="Resumable"),
     PacketSpec(b"QCatchSyscalls:", parse_catch, handle_catch, needs="CatchSyscalls"),
+    PacketSpec(b"QThreadEvents:", parse_thread_events, handle_thread_events,
+               needs="ThreadEvents"),
 ]

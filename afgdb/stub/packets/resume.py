@@ -11,6 +11,7 @@ from afgdb.machine.kernel import linux_abi as E
 from afgdb.stub.packets.common import (
     NO_REPLY,
     OK,
+    RESUMED,
     ErrorReply,
     PacketSpec,
     Reply,
@@ -20,7 +21,7 @@ from afgdb.stub.packets.common import (
     parse_thread_id,
     split,
 )
-from afgdb.targets.caps import Action, Stopped, TargetError
+from afgdb.targets.caps import Action, Launcher, Stopped, TargetError
 
 if TYPE_CHECKING:
     from afgdb.stub.session import Session
@@ -184,24 +185,34 @@ def parse_run(rest: bytes) -> tuple[str, ...]:
 
 def handle_run(s: Session, argv: tuple[str, ...]) -> Reply:
     launcher = s.system
-    assert launcher is not None
+    assert isinstance(launcher, Launcher)  # the packets are live only with a Launcher
     args = list(argv)
     if args and args[0].startswith("target:"):
         args[0] = args[0][len("target:"):]
-    t = launcher.launch(args, s.name)  # type: ignore[call-arg]
+    start = getattr(launcher, "start", None)
+    if start is None:  # a system without a launcher process: created stopped
+        t = launcher.launch(args, s.name)  # type: ignore[call-arg]
+        s.add_target(t, created=True)
+        ev = t.stop_event()
+        assert ev is not None
+        s.reported[t.pid] = ev
+        return s.stop_reply(t, ev)
+    # The seed's `run`: a launcher process, connected to and continued; the reply is
+    # the stop at its exec (T05exec:...), sent when the machine has run that far.
+    t = start(args, s.name, uid=s.uid)
     s.add_target(t, created=True)
-    ev = t.stop_event()
-    assert ev is not None
-    s.reported[t.pid] = ev
-    return s.stop_reply(t, ev)
+    s.running = True
+    s.resumed.add(t.pid)
+    s.reported.pop(t.pid, None)
+    return RESUMED
 
 
 def handle_attach(s: Session, pid: int) -> Reply:
     launcher = s.system
-    assert launcher is not None
+    assert isinstance(launcher, Launcher)  # the packets are live only with a Launcher
     if pid in s.targets:
         return ErrorReply(E.EBUSY, f"already debugging process {pid}")
-    t = launcher.attach(pid, s.name)
+    t = launcher.attach(pid, s.name, uid=s.uid)  # type: ignore[call-arg]
     s.add_target(t, created=False)
     ev = t.stop_event()
     assert ev is not None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from afgdb import rsp
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.stub.packets.common import PacketSpec, Reply, hex_int, split
-from afgdb.targets.caps import HostIO, TargetError
+from afgdb.targets.caps import HostIO, ReadOnly, TargetError
 
 if TYPE_CHECKING:
     from afgdb.stub.session import Session
@@ -88,6 +88,9 @@ def _fd(s: Session, a: bytes) -> int:
 
 def _run(s: Session, fs: HostIO, v: VFile) -> bytes:
     a = v.args
+    if isinstance(fs, ReadOnly) and (v.op in ("pwrite", "unlink") or (
+            v.op == "open" and len(a) == 3 and hex_int(a[1], "flags") & 0xE03)):
+        raise TargetError(E.EROFS, fs.refusal())
     if v.op == "setfs":
         return b"F0"  # one file system for every process: the guest root
     if v.op == "open":
