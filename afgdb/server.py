@@ -65,6 +65,7 @@ class Machine:
         self._wake: anyio.Event | None = None
         self.initial: ProcessTarget | None = None  # the PROGRAM of `afgdb serve`
         self.connections = 0
+        self.sessions: set[Session] = set()
 
     def kick(self) -> None:
         """Something may have become runnable: wake the runner."""
@@ -76,12 +77,24 @@ class Machine:
         while True:
             if k.runnable() or k.next_deadline() is not None:
                 n = k.run(SLICE)
+                self._tick(idle=False)
                 await anyio.sleep(0)
                 if n or k.runnable():
                     continue
+            if self._tick(idle=True):
+                continue
             # Nothing can run (all stopped, exited, or blocked on the host): wait for a kick.
             self._wake = anyio.Event()
             await self._wake.wait()
+
+    def _tick(self, idle: bool) -> bool:
+        """Let sessions take a Ctrl-C they held back until their program had run."""
+        fired = False
+        for sess in list(self.sessions):
+            if sess.tick(idle):
+                sess.waker()
+                fired = True
+        return fired
 
     async def serve_kernel(self, stream: ByteStream, name: str, uid: int) -> None:
         """Serve pid 0 on one connection: `target remote`, no multiprocess extension."""
@@ -110,6 +123,8 @@ class Machine:
             wake.set()
 
         sess.waker = waker
+        sess.progress = lambda: self.kernel.insns
+        self.sessions.add(sess)
 
         async def send(data: bytes) -> None:
             if data:
@@ -136,6 +151,7 @@ class Machine:
                 finally:
                     tg.cancel_scope.cancel()
         finally:
+            self.sessions.discard(sess)
             sess.close()
             self.kick()
             log.info("%s: disconnected", name)

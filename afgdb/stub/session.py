@@ -54,6 +54,8 @@ from afgdb.targets.caps import (
 
 log = logging.getLogger("afgdb.stub")
 
+MIN_RUN = 200_000  # machine instructions a resumed program runs before a Ctrl-C is taken
+
 
 class Session:
     """The stub side of one RSP connection."""
@@ -90,6 +92,12 @@ class Session:
         self.c_thread = ThreadId(None, ALL)
         self.thread_cursor: list[ThreadId] = []
         # Run control.
+        # Machine instructions executed so far (the server sets it): a Ctrl-C that comes
+        # right after a resume waits until the program has had MIN_RUN of them (or the
+        # machine idles), so "continue, then interrupt" always lets it move.
+        self.progress: Callable[[], int] = lambda: 0
+        self.interrupt_pending = False
+        self._resumed_at = 0
         self.running = False
         self.resumed: set[int] = set()
         self.reported: dict[int, StopEvent] = {}
@@ -118,7 +126,7 @@ class Session:
                 out += self._answer(ev.data)
             elif isinstance(ev, rsp.Interrupt):
                 log.debug("%s: <- interrupt (running=%s)", self.name, self.running)
-                self.interrupt()
+                self.request_interrupt()
             elif isinstance(ev, rsp.Nak):
                 out += self.conn.resend()
             elif isinstance(ev, rsp.BadPacket):
@@ -438,14 +446,32 @@ class Session:
         if not todo:
             raise TargetError(E.EINVAL, "vCont names no thread of this session")
         self.running = True
+        self._resumed_at = self.progress()
+        self.interrupt_pending = False  # a Ctrl-C held for an earlier run that stopped anyway
         for t, per, default in todo:
             self.resumed.add(t.pid)
             self.reported.pop(t.pid, None)
             t.resume(per, default)  # type: ignore[attr-defined]
         return RESUMED
 
+    def request_interrupt(self) -> None:
+        """Ctrl-C from gdb: at once, or after the program has run a little (see progress)."""
+        if self.running and self.progress() - self._resumed_at < MIN_RUN:
+            self.interrupt_pending = True
+        else:
+            self.interrupt()
+
+    def tick(self, idle: bool) -> bool:
+        """The machine ran (or went idle): take a pending Ctrl-C now? True if it was."""
+        if self.interrupt_pending and (idle or self.progress() - self._resumed_at >= MIN_RUN):
+            self.interrupt_pending = False
+            self.interrupt()
+            return True
+        return False
+
     def interrupt(self) -> None:
         """Ctrl-C: stop the resumed targets (SIGINT)."""
+        self.interrupt_pending = False
         if not self.running:
             return
         for pid in list(self.resumed):
