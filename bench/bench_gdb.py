@@ -17,8 +17,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "tests"))
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _REPO)  # runnable from a checkout without installing
+sys.path.insert(0, os.path.join(_REPO, "tests"))
 from gdb_session import ROOT, AfgdbServer, Gdb, QemuServer  # noqa: E402
 
 MIB = 1 << 20
