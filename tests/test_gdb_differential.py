@@ -22,7 +22,6 @@ MEMORY = ["config", "counter", "step", "history", "*(unsigned int (*)[16])$sp"]
 #: and sp-relative stack contents depend on the initial stack layout, which
 #: both machines build the same way (argv, envp, auxv) but qemu adds its own
 #: environment; we compare the stack only relative to the frame.
-SKIP_DIFF: set[str] = set()
 #: Caller-saved temporaries are dead at a function's entry (the o32 ABI), and they can
 #: still hold leftovers of glibc's start-up, which read /proc/self/exe: qemu answers
 #: with the binary's host path, whose length depends on where the checkout lives.
