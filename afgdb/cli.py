@@ -24,6 +24,22 @@ def _status_to_exit(status: int) -> int:
     return (status >> 8) & 0xFF
 
 
+def _install_cores(k: Kernel, ns: argparse.Namespace) -> None:
+    """Core dumps, when asked for: to cored (--cored-socket or $AFGDB_CORED_SOCKET), else
+    with --cores to core.<pid> in the process's directory (like ulimit -c unlimited)."""
+    from afgdb.machine.kernel import kern_core
+
+    sock = getattr(ns, "cored_socket", None) or os.environ.get(kern_core.ENV_SOCKET)
+    if sock or getattr(ns, "cores", False):
+        kern_core.install(k, {"socket": sock, "fallback": bool(getattr(ns, "cores", False))})
+
+
+def cmd_cored(ns: argparse.Namespace) -> int:
+    from afgdb.cored import cored_main
+
+    return cored_main(ns.rest)
+
+
 def cmd_run(ns: argparse.Namespace) -> int:
     trace = sys.stderr if ns.trace_syscalls else None
     try:
@@ -34,6 +50,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from afgdb import socketfamily
 
     socketfamily.install(k)  # guest programs may debug each other over AF_GDB
+    _install_cores(k, ns)
     if ns.engine == "interp":
         from afgdb.machine.cpu import interp
 
@@ -214,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print each system call like strace, on stderr")
     run.add_argument("--stats", action="store_true",
                      help="print instructions executed and instructions per second")
+    run.add_argument("--cored-socket", metavar="PATH",
+                     help="hand core dumps to `afgdb cored` listening at PATH")
+    run.add_argument("--cores", action="store_true",
+                     help="write core.PID in the process's directory when cored is not used")
     run.add_argument("--engine", choices=("block", "interp"), default="block",
                      help="block: translated basic blocks (fast); interp: the reference "
                           "interpreter, one instruction at a time")
@@ -224,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("program", help="guest path of the program, e.g. /bin/hello")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
+    cored = sub.add_parser("cored", help="the crash daemon (see `afgdb cored -h`)",
+                           add_help=False)
+    cored.add_argument("rest", nargs=argparse.REMAINDER)
+    cored.set_defaults(func=cmd_cored)
     study = sub.add_parser("spl-study", help="measure splx vs. interrupt softint cost")
     study.add_argument("--ns", default=None, help="comma-separated splx-per-softint values")
     study.set_defaults(func=cmd_spl_study)
@@ -307,7 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["cored"]:  # the daemon parses its own options (argparse REMAINDER won't)
+        from afgdb.cored import cored_main
+
+        return cored_main(args[1:])
+    ns = build_parser().parse_args(args)
     rc: int = ns.func(ns)
     return rc
 

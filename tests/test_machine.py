@@ -139,3 +139,25 @@ def test_makefile_rebuilds_identical_binaries(tmp_path: Path) -> None:
     subprocess.run(["make", "-s", "-C", str(copy), "root/bin/hello"], check=True,
                    capture_output=True)
     assert (copy / "root" / "bin" / "hello").read_bytes() == HELLO
+
+
+def test_cores_flag_writes_a_core_gdb_opens(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(ROOT, root, symlinks=True)
+    p = afgdb("--cores", "/bin/crash", root=root)
+    assert p.returncode == 128 + 11
+    cores = list(root.glob("core.*"))
+    assert len(cores) == 1 and cores[0].read_bytes()[:4] == b"\x7fELF"
+    gdb = shutil.which("gdb-multiarch")
+    if gdb:
+        out = subprocess.run([gdb, "-nx", "-batch", "-ex", f"set sysroot {root}",
+                              "-ex", f"file {root}/bin/crash", "-ex", f"core-file {cores[0]}",
+                              "-ex", "bt"], capture_output=True, text=True, timeout=120).stdout
+        assert "Program terminated with signal SIGSEGV" in out and "walk" in out
+
+
+def test_no_core_files_unless_asked(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(ROOT, root, symlinks=True)
+    assert afgdb("/bin/crash", root=root).returncode == 128 + 11
+    assert not list(root.glob("core.*"))
