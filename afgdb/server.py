@@ -127,9 +127,16 @@ class Machine:
         self.sessions.add(sess)
 
         async def send(data: bytes) -> None:
-            if data:
-                async with lock:
-                    await stream.send(data)
+            if not data:
+                return
+            try:
+                lock.acquire_nowait()  # uncontended (the usual case): no trip round the loop
+            except anyio.WouldBlock:
+                await lock.acquire()
+            try:
+                await stream.send(data)
+            finally:
+                lock.release()
 
         async def stops() -> None:
             nonlocal wake
