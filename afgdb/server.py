@@ -54,6 +54,9 @@ SLICE = 50_000  # instructions per runner slice (a few milliseconds)
 RECV_SIZE = 0x10000
 
 
+QUICK_RUN = 20_000  # instructions run inline after a resume packet
+
+
 class Machine:
     """One kernel, its runner task, and the `System` that sessions use."""
 
@@ -151,7 +154,14 @@ class Machine:
                 try:
                     while True:
                         data = await stream.receive(RECV_SIZE)
-                        await send(sess.receive(data))
+                        out = sess.receive(data)
+                        if sess.running and self.kernel.runnable():
+                            # Steps and short continues finish here, without waking the
+                            # runner and the stop-reply task.
+                            self.kernel.run(QUICK_RUN)
+                            self._tick(idle=False)
+                            out += sess.poll()
+                        await send(out)
                 except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError,
                         ConnectionError):
                     pass
