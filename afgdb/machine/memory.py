@@ -90,13 +90,20 @@ class AddressSpace:
     on_code_write: Callable[[int], None] | None = None
     # Called on every slow-path access to a watched page: (addr, size, is_write).
     on_watch: Callable[[int, int, bool], None] | None = None
+    # find_region's index: the regions' start addresses, and which list they index.
+    _starts: list[int] = field(default_factory=list, repr=False, compare=False)
+    _starts_of: object = field(default=None, repr=False, compare=False)
 
     # ----------------------------------------------------------------- regions
     def find_region(self, addr: int) -> Region | None:
-        starts = [r.start for r in self.regions]
-        i = bisect.bisect_right(starts, addr) - 1
-        if i >= 0 and addr < self.regions[i].end:
-            return self.regions[i]
+        regions = self.regions
+        if self._starts_of is not regions or len(self._starts) != len(regions):
+            # Region lists are replaced or grown, never edited in place: rebuild the index.
+            self._starts = [r.start for r in regions]
+            self._starts_of = regions
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < regions[i].end:
+            return regions[i]
         return None
 
     def map(self, start: int, length: int, prot: int, name: str = "", kind: str = "anon",
@@ -121,7 +128,11 @@ class AddressSpace:
             if r.end > end:
                 keep.append(Region(end, r.end, r.prot, r.name, r.offset + (end - r.start), r.kind))
         self.regions = keep
-        for pn in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
+        pns = range(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
+        # Only pages with a frame need dropping; a big mapping has few of them.
+        present = [pn for pn in self.frames if pn in pns] if len(pns) > len(self.frames) \
+            else [pn for pn in pns if pn in self.frames]
+        for pn in present:
             self._drop_page(pn)
 
     def protect(self, start: int, length: int, prot: int) -> bool:
