@@ -55,6 +55,7 @@ RECV_SIZE = 0x10000
 
 
 QUICK_RUN = 20_000  # instructions run inline after a resume packet
+REPLY_CHUNK = 1 << 18  # reply bytes prepared before they must be sent
 
 
 class Machine:
@@ -155,6 +156,9 @@ class Machine:
                     while True:
                         data = await stream.receive(RECV_SIZE)
                         out = sess.receive(data)
+                        while len(out) >= REPLY_CHUNK:  # pipelined requests: answer as we send
+                            await send(out)
+                            out = sess.receive(b"", REPLY_CHUNK)
                         if sess.running and self.kernel.runnable():
                             # Steps and short continues finish here, without waking the
                             # runner and the stop-reply task.

@@ -113,11 +113,17 @@ class Session:
             self.add_target(t, created=False)
 
     # ------------------------------------------------------------ bytes
-    def receive(self, data: bytes) -> bytes:
-        """Feed bytes from gdb; returns the bytes to send back (acks, replies)."""
+    def receive(self, data: bytes, limit: int = 1 << 18) -> bytes:
+        """Feed bytes from gdb; returns the bytes to send back (acks, replies).
+
+        Stops answering once about `limit` bytes of replies are ready: the rest of
+        what was fed waits in the codec for the next call (``receive(b"")``), so a
+        peer that pipelines requests and does not read gets back-pressure, not a
+        server that buffers every reply.
+        """
         self.conn.feed(data)
         out = bytearray()
-        while True:
+        while len(out) < limit:
             ev = self.conn.next_event()
             if ev is rsp.NEED_DATA:
                 break
