@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import select
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -101,11 +103,26 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _bridge(sock: socket.socket) -> int:
+    """Pass bytes stdin -> sock and sock -> stdout until the server closes its side."""
+    fds = {0: sock.fileno(), sock.fileno(): 1}
+    while True:
+        ready, _, _ = select.select(list(fds), [], [])
+        for fd in ready:
+            data = os.read(fd, 0x10000)
+            if not data:
+                if fd == sock.fileno():
+                    return 0
+                sock.shutdown(socket.SHUT_WR)  # gdb is done sending
+                del fds[0]
+                continue
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fds[fd], view):]
+
+
 def cmd_connect(ns: argparse.Namespace) -> int:
     """Bridge stdin/stdout to pid 0 of a running server (`target remote | afgdb connect 0`)."""
-    import select
-    import socket
-
     from afgdb.targets.kernel_pid0 import default_kernel_socket
 
     if ns.pid != 0:
@@ -120,22 +137,8 @@ def cmd_connect(ns: argparse.Namespace) -> int:
                "is `afgdb serve --kernel` running?")
         print(f"afgdb: cannot reach pid 0 at {path}: {e.strerror}; {why}", file=sys.stderr)
         return 1
-    fds = {0: sock.fileno(), sock.fileno(): 1}
     with sock:
-        while True:
-            ready, _, _ = select.select(list(fds), [], [])
-            for fd in ready:
-                data = os.read(fd, 0x10000)
-                if not data:
-                    if fd == sock.fileno():
-                        return 0
-                    sock.shutdown(socket.SHUT_WR)
-                    del fds[0]
-                    continue
-                out = fds[fd]
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(out, view):]
+        return _bridge(sock)
 
 
 def connect_process(pid: int, server: str) -> int:
@@ -147,9 +150,6 @@ def connect_process(pid: int, server: str) -> int:
     so gdb's `target remote | afgdb connect PID` finds the process stopped. When gdb
     goes away the process is detached and runs on.
     """
-    import select
-    import socket
-
     from afgdb import rsp
 
     try:
@@ -187,20 +187,7 @@ def connect_process(pid: int, server: str) -> int:
             why = reply[2:].decode(errors="replace") if reply.startswith(b"E.") else reply.decode()
             print(f"afgdb: cannot debug process {pid}: {why}", file=sys.stderr)
             return 1
-        fds = {0: sock.fileno(), sock.fileno(): 1}
-        while True:
-            ready, _, _ = select.select(list(fds), [], [])
-            for fd in ready:
-                data = os.read(fd, 0x10000)
-                if not data:
-                    if fd == sock.fileno():
-                        return 0
-                    sock.shutdown(socket.SHUT_WR)
-                    del fds[0]
-                    continue
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fds[fd], view):]
+        return _bridge(sock)
 
 
 def cmd_spl_study(ns: argparse.Namespace) -> int:
