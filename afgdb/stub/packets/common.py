@@ -67,6 +67,15 @@ def hex_int(s: bytes, what: str = "number") -> int:
     return int(s, 16)
 
 
+def optional_pid(rest: bytes, sep: bytes, what: str) -> int | None:
+    """The `<sep>pid` suffix of packets such as qAttached:pid and D;pid, or None without one."""
+    if not rest:
+        return None
+    if not rest.startswith(sep):
+        raise RemoteProtocolError(f"bad {what}")
+    return hex_int(rest[1:], "pid")
+
+
 def split(s: bytes, sep: bytes, n: int, what: str) -> list[bytes]:
     parts = s.split(sep, n - 1)
     if len(parts) != n:

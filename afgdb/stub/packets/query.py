@@ -17,6 +17,7 @@ from afgdb.stub.packets.common import (
     ThreadId,
     hex_int,
     no_args,
+    optional_pid,
     parse_thread_id,
     raw,
 )
@@ -165,11 +166,7 @@ def handle_set_thread(s: Session, h: SetThread) -> Reply:
 # ---------------------------------------------------------------- misc
 
 def parse_attached(rest: bytes) -> int | None:
-    if not rest:
-        return None
-    if not rest.startswith(b":"):
-        raise rsp.RemoteProtocolError("bad qAttached")
-    return hex_int(rest[1:], "pid")
+    return optional_pid(rest, b":", "qAttached")
 
 
 def handle_attached(s: Session, pid: int | None) -> Reply:

@@ -18,6 +18,7 @@ from afgdb.stub.packets.common import (
     ThreadId,
     hex_int,
     no_args,
+    optional_pid,
     parse_thread_id,
     split,
 )
@@ -151,11 +152,7 @@ def handle_vkill(s: Session, pid: int) -> Reply:
 
 
 def parse_detach(rest: bytes) -> int | None:
-    if not rest:
-        return None
-    if not rest.startswith(b";"):
-        raise rsp.RemoteProtocolError("bad D packet")
-    return hex_int(rest[1:], "pid")
+    return optional_pid(rest, b";", "D packet")
 
 
 def handle_detach(s: Session, pid: int | None) -> Reply:
