@@ -27,105 +27,89 @@ def _priv(p: Proc) -> bool:
     return p.euid == 0
 
 
-def _changed(p: Proc, before: tuple[int, ...], after: tuple[int, ...]) -> None:
-    if before != after:
+def _ids(p: Proc, attrs: tuple[str, str, str]) -> tuple[int, int, int]:
+    r, e, s = (getattr(p, a) for a in attrs)
+    return r, e, s
+
+
+def _store(p: Proc, attrs: tuple[str, str, str], new: tuple[int, int, int]) -> None:
+    if _ids(p, attrs) != new:
         p.setuid_changed = True
+    for a, v in zip(attrs, new):
+        setattr(p, a, v)
 
 
-# ------------------------------------------------------------------ uids
-def _set_uids(p: Proc, r: int, e: int, s: int) -> None:
-    before = (p.uid, p.euid, p.suid)
-    p.uid, p.euid, p.suid = r, e, s
-    _changed(p, before, (r, e, s))
+# The same rules govern user and group ids: the three calls below take which.
+UIDS = ("uid", "euid", "suid")
+GIDS = ("gid", "egid", "sgid")
+
+
+def _set_id(p: Proc, attrs: tuple[str, str, str], v: int) -> int:
+    """setuid/setgid: privileged sets all three; otherwise only the effective id,
+    to the real or saved one."""
+    r, _e, s = _ids(p, attrs)
+    if v == KEEP:
+        raise SyscallError(E.EINVAL)
+    if _priv(p):
+        _store(p, attrs, (v, v, v))
+    elif v in (r, s):
+        _store(p, attrs, (r, v, s))
+    else:
+        raise SyscallError(E.EPERM)
+    return 0
+
+
+def _set_re_id(p: Proc, attrs: tuple[str, str, str], rv: int, ev: int) -> int:
+    """setreuid/setregid, with Linux's rule for when the saved id follows."""
+    r0, e0, s0 = _ids(p, attrs)
+    r = r0 if rv == KEEP else rv
+    e = e0 if ev == KEEP else ev
+    if not _priv(p):
+        if rv != KEEP and rv not in (r0, e0):
+            raise SyscallError(E.EPERM)
+        if ev != KEEP and ev not in (r0, e0, s0):
+            raise SyscallError(E.EPERM)
+    s = s0
+    if rv != KEEP or (ev != KEEP and ev != r0):
+        s = e
+    _store(p, attrs, (r, e, s))
+    return 0
+
+
+def _set_res_id(p: Proc, attrs: tuple[str, str, str], rv: int, ev: int, sv: int) -> int:
+    """setresuid/setresgid: unprivileged, each new id must be one of the current three."""
+    cur = _ids(p, attrs)
+    if not _priv(p):
+        for v in (rv, ev, sv):
+            if v != KEEP and v not in cur:
+                raise SyscallError(E.EPERM)
+    r, e, s = (c if v == KEEP else v for c, v in zip(cur, (rv, ev, sv)))
+    _store(p, attrs, (r, e, s))
+    return 0
 
 
 def sys_setuid(k: Kernel, t: LWP, uid: int) -> int:
-    p = t.proc
-    if uid == KEEP:
-        raise SyscallError(E.EINVAL)
-    if _priv(p):
-        _set_uids(p, uid, uid, uid)
-    elif uid in (p.uid, p.suid):
-        _set_uids(p, p.uid, uid, p.suid)
-    else:
-        raise SyscallError(E.EPERM)
-    return 0
-
-
-def sys_setreuid(k: Kernel, t: LWP, ruid: int, euid: int) -> int:
-    p = t.proc
-    r = p.uid if ruid == KEEP else ruid
-    e = p.euid if euid == KEEP else euid
-    if not _priv(p):
-        if ruid != KEEP and ruid not in (p.uid, p.euid):
-            raise SyscallError(E.EPERM)
-        if euid != KEEP and euid not in (p.uid, p.euid, p.suid):
-            raise SyscallError(E.EPERM)
-    s = p.suid
-    if ruid != KEEP or (euid != KEEP and euid != p.uid):
-        s = e
-    _set_uids(p, r, e, s)
-    return 0
-
-
-def sys_setresuid(k: Kernel, t: LWP, ruid: int, euid: int, suid: int) -> int:
-    p = t.proc
-    if not _priv(p):
-        allowed = (p.uid, p.euid, p.suid)
-        for v in (ruid, euid, suid):
-            if v != KEEP and v not in allowed:
-                raise SyscallError(E.EPERM)
-    _set_uids(p, p.uid if ruid == KEEP else ruid, p.euid if euid == KEEP else euid,
-              p.suid if suid == KEEP else suid)
-    return 0
-
-
-# ------------------------------------------------------------------ gids
-def _set_gids(p: Proc, r: int, e: int, s: int) -> None:
-    before = (p.gid, p.egid, p.sgid)
-    p.gid, p.egid, p.sgid = r, e, s
-    _changed(p, before, (r, e, s))
+    return _set_id(t.proc, UIDS, uid)
 
 
 def sys_setgid(k: Kernel, t: LWP, gid: int) -> int:
-    p = t.proc
-    if gid == KEEP:
-        raise SyscallError(E.EINVAL)
-    if _priv(p):
-        _set_gids(p, gid, gid, gid)
-    elif gid in (p.gid, p.sgid):
-        _set_gids(p, p.gid, gid, p.sgid)
-    else:
-        raise SyscallError(E.EPERM)
-    return 0
+    return _set_id(t.proc, GIDS, gid)
+
+
+def sys_setreuid(k: Kernel, t: LWP, ruid: int, euid: int) -> int:
+    return _set_re_id(t.proc, UIDS, ruid, euid)
 
 
 def sys_setregid(k: Kernel, t: LWP, rgid: int, egid: int) -> int:
-    p = t.proc
-    r = p.gid if rgid == KEEP else rgid
-    e = p.egid if egid == KEEP else egid
-    if not _priv(p):
-        if rgid != KEEP and rgid not in (p.gid, p.egid):
-            raise SyscallError(E.EPERM)
-        if egid != KEEP and egid not in (p.gid, p.egid, p.sgid):
-            raise SyscallError(E.EPERM)
-    s = p.sgid
-    if rgid != KEEP or (egid != KEEP and egid != p.gid):
-        s = e
-    _set_gids(p, r, e, s)
-    return 0
+    return _set_re_id(t.proc, GIDS, rgid, egid)
+
+
+def sys_setresuid(k: Kernel, t: LWP, ruid: int, euid: int, suid: int) -> int:
+    return _set_res_id(t.proc, UIDS, ruid, euid, suid)
 
 
 def sys_setresgid(k: Kernel, t: LWP, rgid: int, egid: int, sgid: int) -> int:
-    p = t.proc
-    if not _priv(p):
-        allowed = (p.gid, p.egid, p.sgid)
-        for v in (rgid, egid, sgid):
-            if v != KEEP and v not in allowed:
-                raise SyscallError(E.EPERM)
-    _set_gids(p, p.gid if rgid == KEEP else rgid, p.egid if egid == KEEP else egid,
-              p.sgid if sgid == KEEP else sgid)
-    return 0
+    return _set_res_id(t.proc, GIDS, rgid, egid, sgid)
 
 
 def sys_setfsuid(k: Kernel, t: LWP, uid: int) -> int:
