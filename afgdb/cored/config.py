@@ -8,6 +8,7 @@ per rule)::
     socket = "/run/afgdb-cored.sock"   # where the machine hands cores over
     spool = "/var/spool/afgdb-cored"   # cores wait here until delivered
     max_core_size = "512M"             # bigger cores are cut (and marked so)
+    spool_max = "2G"                   # past this the spool refuses cores (ERR spool full)
     retry_initial = 1.0                # seconds before the first retry ...
     retry_max = 300.0                  # ... doubling up to this
 
@@ -119,6 +120,7 @@ class Config:
     spool: str
     rules: list[Rule] = field(default_factory=list)
     max_core_size: int | None = None
+    spool_max: int | None = None
     retry_initial: float = 1.0
     retry_max: float = 300.0
     accept_timeout: float = 60.0
@@ -225,8 +227,8 @@ def parse_config(data: dict[str, Any], path: str = "<config>", text: str = "",
             raise fail(tname, idx, key, f"must be {names.get(typ, typ)}, not {v!r}")
         return v
 
-    known_top = {"socket", "spool", "max_core_size", "retry_initial", "retry_max",
-                 "accept_timeout"}
+    known_top = {"socket", "spool", "max_core_size", "spool_max", "retry_initial",
+                 "retry_max", "accept_timeout"}
     for key in top_tbl:
         if key not in known_top:
             raise fail("cored", None, key, f"unknown key (known: {', '.join(sorted(known_top))})")
@@ -237,11 +239,12 @@ def parse_config(data: dict[str, Any], path: str = "<config>", text: str = "",
     if not spool:
         raise fail("cored", None, "spool", "missing: cores wait there when a sink fails")
     cfg = Config(path=path, socket=sock, spool=spool)
-    if "max_core_size" in top_tbl:
-        try:
-            cfg.max_core_size = parse_size(top_tbl["max_core_size"])
-        except ValueError as e:
-            raise fail("cored", None, "max_core_size", str(e)) from None
+    for key in ("max_core_size", "spool_max"):
+        if key in top_tbl:
+            try:
+                setattr(cfg, key, parse_size(top_tbl[key]))
+            except ValueError as e:
+                raise fail("cored", None, key, str(e)) from None
     for key in ("retry_initial", "retry_max", "accept_timeout"):
         v = get(top_tbl, "cored", None, key, float, getattr(cfg, key))
         if v <= 0:

@@ -8,17 +8,32 @@ their rule's sink; a sink that fails is retried with exponential backoff
 is rescanned at start-up, so cores survive a sink outage and a daemon
 restart. A core is removed from the spool only after its sink confirmed
 delivery (at-least-once: a crash between delivery and removal delivers it
-again; file sinks overwrite the same name). Delivered cores are recorded
-in ``<spool>/delivered.jsonl`` for `cored list`.
+again, under the same id, so a sink named by ``{id}`` keeps one copy; the
+file sink writes through a rename and the HTTP sink sends ``X-Core-Id``).
+A core's id is derived from its header and content, so a sender that
+hands the same core over twice (it never saw the first answer) gets the
+first id back and the core is kept once. Delivered cores are recorded in
+``<spool>/delivered.jsonl`` for `cored list`.
+
+Each rule delivers in its own task, so a sink that hangs (until its
+``timeout``) holds up only its own cores. A spool that is over
+``spool_max`` or out of disk refuses new cores with ``ERR spool ...``; the
+sender keeps the core (the machine falls back to a core file). SIGHUP
+re-reads the config (rules, limits, retry times; the socket and the spool
+stay what they were); a bad file is refused and the old config kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
+import signal
+import stat
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,7 +42,7 @@ from typing import Any, Callable
 import anyio
 from anyio.abc import SocketStream, TaskStatus
 
-from afgdb.cored.config import Config, Rule
+from afgdb.cored.config import Config, ConfigError, Rule, load_config
 from afgdb.cored.sinks import Item, SinkError, deliver
 from afgdb.machine import handoff
 
@@ -54,9 +69,31 @@ class Spool:
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self.incoming, name))
 
-    def new_id(self, meta: dict[str, Any]) -> str:
+    def new_id(self, meta: dict[str, Any], sha256: str = "") -> str:
+        """`<time>-<pid>-<hash>`: the hash covers the header and the core's sha256, so
+        the same core handed over twice gets the same id (and is kept once)."""
         t = time.strftime("%Y%m%dT%H%M%S", time.gmtime(float(meta.get("time") or time.time())))
-        return f"{t}-{int(meta.get('pid', 0))}-{secrets.token_hex(3)}"
+        if sha256:
+            h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode() + sha256.encode())
+            tag = h.hexdigest()[:12]
+        else:
+            tag = secrets.token_hex(6)
+        return f"{t}-{int(meta.get('pid', 0))}-{tag}"
+
+    def known(self, cid: str) -> bool:
+        """Whether a core with this id is waiting here."""
+        return os.path.exists(self.core_path(cid))
+
+    def usage(self) -> int:
+        """Bytes of cores waiting in the spool (incoming halves included)."""
+        total = 0
+        for d in (self.path, self.incoming):
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.name.endswith(".core"):
+                        with contextlib.suppress(OSError):
+                            total += e.stat().st_size
+        return total
 
     def core_path(self, cid: str) -> str:
         return os.path.join(self.path, cid + ".core")
@@ -110,6 +147,24 @@ class Spool:
             return []
 
 
+async def _listen(path: str) -> anyio.abc.SocketListener:
+    """A unix listener that appears at path already listening and already 0600: it is
+    bound under a temporary name with umask 077 and renamed into place, so neither a
+    sender that sees the path too early nor another user ever finds it open."""
+    if os.path.lexists(path) and not stat.S_ISSOCK(os.lstat(path).st_mode):
+        raise OSError(f"{path} exists and is not a socket: not replacing it")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    old = os.umask(0o177)
+    try:
+        listener = await anyio.create_unix_listener(tmp, mode=0o600)
+    finally:
+        os.umask(old)
+    os.replace(tmp, path)
+    return listener
+
+
 @dataclass
 class Stats:
     received: int = 0
@@ -132,6 +187,9 @@ class Cored:
         self._recent: dict[tuple[int, str], deque[float]] = {}
         self._wake = anyio.Event()
         self._queue: dict[str, Item] = {}
+        self._busy: set[int] = set()  # rules whose delivery task is running
+        self._delivered_ids = {str(m.get("id")) for m in self.spool.delivered()}
+        self.reloads = 0
 
     # ----------------------------------------------------------- serving
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -139,12 +197,39 @@ class Cored:
             self._queue[item.id] = item
         if self._queue:
             self.log(f"{len(self._queue)} core(s) waiting in {self.spool.path} from before")
-        listener = await anyio.create_unix_listener(self.config.socket, mode=0o600)
+        listener = await _listen(self.config.socket)
         self.log(f"listening on {self.config.socket}, spool {self.spool.path}")
         async with listener, anyio.create_task_group() as tg:
-            tg.start_soon(self._delivery_loop)
+            tg.start_soon(self._delivery_loop, tg)
+            if threading.current_thread() is threading.main_thread():
+                tg.start_soon(self._on_sighup)  # signals reach only the main thread
             task_status.started()
             await listener.serve(self.handle, task_group=tg)
+
+    async def _on_sighup(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            async for _ in signals:
+                self.reload()
+
+    def reload(self) -> bool:
+        """Re-read the config file (SIGHUP). Cores in flight keep going; the next
+        delivery of every core uses the new rules. False (old config kept) if bad."""
+        old = self.config
+        try:
+            new = load_config(old.path, socket=old.socket)
+        except ConfigError as e:
+            self.log(f"reload refused, keeping the old config: {e}")
+            return False
+        if new.spool != old.spool:
+            self.log(f"reload: the spool stays {old.spool} until a restart")
+            new.spool = old.spool
+        self.config = new
+        self._backoff.clear()  # the sinks may be new: try them now
+        self._recent.clear()
+        self.reloads += 1
+        self.log(f"reloaded {new.path}: {len(new.rules)} rule(s)")
+        self._wake.set()
+        return True
 
     async def handle(self, stream: SocketStream) -> None:
         """One handoff: header, framed core into the spool, then the answer."""
@@ -166,6 +251,14 @@ class Cored:
             with contextlib.suppress(anyio.BrokenResourceError, OSError):
                 await stream.send(reply.encode() + b"\n")
 
+    def _room(self) -> str:
+        """'' if the spool takes another core, else why not."""
+        cap = self.config.spool_max
+        if cap is None:
+            return ""
+        used = self.spool.usage()
+        return f"spool full: {used} bytes waiting, spool_max {cap}" if used >= cap else ""
+
     async def _receive(self, stream: SocketStream) -> str:
         parser = handoff.Parser()
         meta: dict[str, Any] | None = None
@@ -174,9 +267,20 @@ class Cored:
         written = 0
         cap: int | None = None
         drop_reason = ""
+        refuse = ""  # the spool cannot take it: the sender is told and keeps the core
+        room = 0
         rule: Rule | None = None
         end: handoff.End | None = None
         ok = False
+
+        def discard(why: str) -> None:
+            nonlocal f, refuse
+            refuse = why
+            if f is not None:
+                with contextlib.suppress(OSError):
+                    f.close()
+                f = None
+
         try:
             with anyio.fail_after(self.config.accept_timeout):
                 while True:
@@ -188,55 +292,79 @@ class Cored:
                         meta = ev.meta
                         rule = self.config.rule_for(meta)
                         drop_reason = self._admit(rule, meta)
-                        if not drop_reason:
-                            cid = self.spool.new_id(meta)
-                            meta["id"] = cid
-                            tmp = os.path.join(self.spool.incoming, cid + ".core")
+                        refuse = "" if drop_reason else self._room()
+                        if not drop_reason and not refuse:
+                            tmp = os.path.join(self.spool.incoming,
+                                               f"{secrets.token_hex(8)}.core")
                             f = open(tmp, "wb")  # noqa: SIM115 - closed in finally
                             caps = [c for c in (self.config.max_core_size,
                                                 rule.max_size if rule else None) if c]
                             cap = min(caps) if caps else None
+                            if self.config.spool_max is not None:
+                                room = self.config.spool_max - self.spool.usage()
                     elif isinstance(ev, handoff.Data):
                         if f is not None:
                             data = ev.data
                             if cap is not None and written + len(data) > cap:
                                 data = data[:max(0, cap - written)]
-                            if data:
-                                await anyio.to_thread.run_sync(f.write, data)
+                            if self.config.spool_max is not None and \
+                                    written + len(data) > room:
+                                discard(f"spool full: this core would pass spool_max "
+                                        f"{self.config.spool_max}")
+                            elif data:
+                                try:
+                                    await anyio.to_thread.run_sync(f.write, data)
+                                except OSError as e:  # ENOSPC: read on, then say so
+                                    discard(f"spool: {e.strerror or e}")
                                 written += len(data)
                     elif isinstance(ev, handoff.End):
                         end = ev
                         break
-            ok = True
+            if f is not None:
+                try:
+                    await anyio.to_thread.run_sync(f.flush)
+                    os.fsync(f.fileno())
+                except OSError as e:
+                    discard(f"spool: {e.strerror or e}")
+            ok = not refuse
         except TimeoutError:
             raise handoff.HandoffError(
                 f"stream not complete after {self.config.accept_timeout:g} s") from None
         finally:
             if f is not None:
-                f.close()
+                with contextlib.suppress(OSError):
+                    f.close()
             if tmp and not ok:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
         assert meta is not None and end is not None
+        who = f"{meta.get('program')}[{meta.get('pid')}]"
         if drop_reason:
             self.stats.dropped += 1
-            self.log(f"dropped core of {meta.get('program')}[{meta.get('pid')}]: {drop_reason}")
+            self.log(f"dropped core of {who}: {drop_reason}")
             return f"OK drop {drop_reason}"
+        if refuse:
+            self.stats.refused += 1
+            self.log(f"REFUSED core of {who} ({end.total} bytes): {refuse}")
+            return f"ERR {refuse}"
+        cid = self.spool.new_id(meta, end.sha256)
+        if cid in self._queue or cid in self._delivered_ids or self.spool.known(cid):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            self.log(f"core {cid}: {who} handed over again; kept once")
+            return f"OK {cid}"
+        meta.update(id=cid, received=time.time(), size=written, sha256=end.sha256,
+                    original_size=end.total, truncated=written < end.total)
         try:
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            meta.update(received=time.time(), size=written, sha256=end.sha256,
-                        original_size=end.total, truncated=written < end.total)
-            self.spool.commit(meta["id"], tmp, meta)
+            self.spool.commit(cid, tmp, meta)
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
         self.stats.received += 1
-        item = Item(meta["id"], self.spool.core_path(meta["id"]), meta)
+        item = Item(cid, self.spool.core_path(cid), meta)
         cut = f", cut to {written} of {end.total} bytes" if item.truncated else ""
-        self.log(f"core {item.id}: {meta.get('program')}[{meta.get('pid')}] signal "
-                 f"{meta.get('signal')}, {written} bytes{cut}")
+        self.log(f"core {item.id}: {who} signal {meta.get('signal')}, {written} bytes{cut}")
         self._queue[item.id] = item
         self._wake.set()
         return f"OK {item.id}"
@@ -259,34 +387,66 @@ class Cored:
         return ""
 
     # ---------------------------------------------------------- delivery
-    async def _delivery_loop(self) -> None:
+    async def _delivery_loop(self, tg: anyio.abc.TaskGroup) -> None:
         while True:
-            wait = await self.deliver_due()
             self._wake = anyio.Event()
-            if self._queue and wait is not None:
+            wait = self._start_due(tg)
+            if wait is not None:
                 with anyio.move_on_after(wait):
                     await self._wake.wait()
-            elif not self._queue:
+            else:
                 await self._wake.wait()
 
-    async def deliver_due(self) -> float | None:
-        """Try every queued core whose sink is not backing off; seconds until the next try."""
+    def _start_due(self, tg: anyio.abc.TaskGroup) -> float | None:
+        """Start a delivery task for every rule with due cores and none running;
+        seconds until a backing-off rule may be tried again."""
         now = time.monotonic()
         next_try: float | None = None
+        lanes: dict[int, tuple[Rule, list[Item]]] = {}
         for cid in sorted(self._queue):
-            item = self._queue.get(cid)
-            if item is None:
-                continue
+            item = self._queue[cid]
             rule = self.config.rule_for(item.meta)
             if rule is None:
                 self.log(f"core {cid}: no rule matches any more; keeping it in the spool")
                 del self._queue[cid]
+                continue
+            if rule.index in self._busy:
                 continue
             b = self._backoff.setdefault(rule.index, _Backoff())
             if b.not_before > now:
                 wait = b.not_before - now
                 next_try = wait if next_try is None else min(next_try, wait)
                 continue
+            lanes.setdefault(rule.index, (rule, []))[1].append(item)
+        for rule, items in lanes.values():
+            self._busy.add(rule.index)
+            tg.start_soon(self._lane, rule, items)
+        return next_try
+
+    async def _lane(self, rule: Rule, items: list[Item]) -> None:
+        try:
+            await self._deliver_items(rule, items)
+        finally:
+            self._busy.discard(rule.index)
+            self._wake.set()
+
+    async def deliver_due(self) -> None:
+        """Deliver every due core now, rule by rule (for callers without a loop)."""
+        lanes: dict[int, tuple[Rule, list[Item]]] = {}
+        for cid in sorted(self._queue):
+            item = self._queue[cid]
+            rule = self.config.rule_for(item.meta)
+            b = self._backoff.get(rule.index) if rule else None
+            if rule is not None and (b is None or b.not_before <= time.monotonic()):
+                lanes.setdefault(rule.index, (rule, []))[1].append(item)
+        for rule, items in lanes.values():
+            await self._deliver_items(rule, items)
+
+    async def _deliver_items(self, rule: Rule, items: list[Item]) -> None:
+        """Deliver items by rule in order; the first failure backs the rule off."""
+        b = self._backoff.setdefault(rule.index, _Backoff())
+        for item in items:
+            cid = item.id
             try:
                 where = await deliver(rule, item)
             except SinkError as e:
@@ -301,16 +461,15 @@ class Cored:
                 with contextlib.suppress(OSError):
                     self.spool.update(item)
                 self.log(f"core {cid}: {e}; retry in {b.delay:g} s")
-                next_try = b.delay if next_try is None else min(next_try, b.delay)
-                continue
+                return
             b.delay = 0.0
             b.failures = 0
             b.not_before = 0.0
-            del self._queue[cid]
+            self._queue.pop(cid, None)
+            self._delivered_ids.add(cid)
             self.spool.done(item, where)
             self.stats.delivered += 1
             self.log(f"core {cid} delivered to {where}")
-        return next_try
 
     @property
     def waiting(self) -> int:

@@ -194,6 +194,7 @@ async def _deliver_http(rule: Rule, item: Item) -> str:
             "Content-Type: application/octet-stream",
             f"Content-Length: {size}",
             "Connection: close",
+            f"X-Core-Id: {item.id}",  # a redelivery carries the same id
             f"X-Core-Pid: {item.meta.get('pid')}",
             f"X-Core-Signal: {item.meta.get('signal')}",
         ]
