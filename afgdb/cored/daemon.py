@@ -131,13 +131,20 @@ class Spool:
             json.dump(item.meta, f, sort_keys=True)
         os.replace(tmp, os.path.join(self.path, item.id + ".json"))
 
-    def done(self, item: Item, where: str) -> None:
+    def done(self, item: Item, where: str) -> bool:
+        """Journal a delivery and forget the core; False if the journal could not be
+        written (the core is delivered all the same: keeping it would send it again)."""
         rec = {"id": item.id, "delivered": time.time(), "to": where, **item.meta}
-        with open(os.path.join(self.path, "delivered.jsonl"), "a") as f:
-            f.write(json.dumps(rec, sort_keys=True) + "\n")
+        journaled = True
+        try:
+            with open(os.path.join(self.path, "delivered.jsonl"), "a") as f:
+                f.write(json.dumps(rec, sort_keys=True) + "\n")
+        except OSError:
+            journaled = False
         for p in (item.path, os.path.join(self.path, item.id + ".json")):
             with contextlib.suppress(OSError):
                 os.unlink(p)
+        return journaled
 
     def delivered(self) -> list[dict[str, Any]]:
         try:
@@ -145,6 +152,13 @@ class Spool:
                 return [json.loads(ln) for ln in f if ln.strip()]
         except OSError:
             return []
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
 
 
 async def _listen(path: str) -> anyio.abc.SocketListener:
@@ -187,9 +201,13 @@ class Cored:
         self._recent: dict[tuple[int, str], deque[float]] = {}
         self._wake = anyio.Event()
         self._queue: dict[str, Item] = {}
-        self._busy: set[int] = set()  # rules whose delivery task is running
+        # Delivery tasks by rule (id() of the Rule: a reload makes new ones), and the
+        # cores being delivered, so no core is ever in two deliveries at once.
+        self._busy: set[int] = set()
+        self._inflight: set[str] = set()
         self._delivered_ids = {str(m.get("id")) for m in self.spool.delivered()}
         self.reloads = 0
+        self._config_mtime = _mtime(config.path)
 
     # ----------------------------------------------------------- serving
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -208,6 +226,9 @@ class Cored:
 
     async def _on_sighup(self) -> None:
         with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            # A SIGHUP before this point was ignored (cored_main): catch up on it.
+            if _mtime(self.config.path) != self._config_mtime:
+                self.reload()
             async for _ in signals:
                 self.reload()
 
@@ -224,6 +245,7 @@ class Cored:
             self.log(f"reload: the spool stays {old.spool} until a restart")
             new.spool = old.spool
         self.config = new
+        self._config_mtime = _mtime(new.path)
         self._backoff.clear()  # the sinks may be new: try them now
         self._recent.clear()
         self.reloads += 1
@@ -410,7 +432,7 @@ class Cored:
                 self.log(f"core {cid}: no rule matches any more; keeping it in the spool")
                 del self._queue[cid]
                 continue
-            if rule.index in self._busy:
+            if id(rule) in self._busy or cid in self._inflight:
                 continue
             b = self._backoff.setdefault(rule.index, _Backoff())
             if b.not_before > now:
@@ -419,7 +441,7 @@ class Cored:
                 continue
             lanes.setdefault(rule.index, (rule, []))[1].append(item)
         for rule, items in lanes.values():
-            self._busy.add(rule.index)
+            self._busy.add(id(rule))
             tg.start_soon(self._lane, rule, items)
         return next_try
 
@@ -427,29 +449,30 @@ class Cored:
         try:
             await self._deliver_items(rule, items)
         finally:
-            self._busy.discard(rule.index)
+            self._busy.discard(id(rule))
             self._wake.set()
-
-    async def deliver_due(self) -> None:
-        """Deliver every due core now, rule by rule (for callers without a loop)."""
-        lanes: dict[int, tuple[Rule, list[Item]]] = {}
-        for cid in sorted(self._queue):
-            item = self._queue[cid]
-            rule = self.config.rule_for(item.meta)
-            b = self._backoff.get(rule.index) if rule else None
-            if rule is not None and (b is None or b.not_before <= time.monotonic()):
-                lanes.setdefault(rule.index, (rule, []))[1].append(item)
-        for rule, items in lanes.values():
-            await self._deliver_items(rule, items)
 
     async def _deliver_items(self, rule: Rule, items: list[Item]) -> None:
         """Deliver items by rule in order; the first failure backs the rule off."""
         b = self._backoff.setdefault(rule.index, _Backoff())
         for item in items:
             cid = item.id
+            # Skip what another task took or delivered, and stop once a reload
+            # has given these cores another rule (its own task delivers them).
+            if cid not in self._queue or cid in self._inflight:
+                continue
+            if self.config.rule_for(item.meta) is not rule:
+                return
+            self._inflight.add(cid)
             try:
                 where = await deliver(rule, item)
-            except SinkError as e:
+            except Exception as e:  # noqa: BLE001 - a failed delivery must not stop cored
+                if not os.path.exists(item.path):
+                    self._queue.pop(cid, None)
+                    self.log(f"core {cid}: gone from the spool ({e}); forgetting it")
+                    continue
+                if not isinstance(e, SinkError):
+                    e = SinkError(f"{rule.label}: {type(e).__name__}: {e}")
                 b.failures += 1
                 b.delay = min(self.config.retry_max,
                               b.delay * 2 if b.delay else self.config.retry_initial)
@@ -462,12 +485,15 @@ class Cored:
                     self.spool.update(item)
                 self.log(f"core {cid}: {e}; retry in {b.delay:g} s")
                 return
+            finally:
+                self._inflight.discard(cid)
             b.delay = 0.0
             b.failures = 0
             b.not_before = 0.0
             self._queue.pop(cid, None)
             self._delivered_ids.add(cid)
-            self.spool.done(item, where)
+            if not self.spool.done(item, where):
+                self.log(f"core {cid}: delivered, but not written to the journal")
             self.stats.delivered += 1
             self.log(f"core {cid} delivered to {where}")
 

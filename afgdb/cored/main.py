@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import IO
@@ -35,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def cored_main(argv: Sequence[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
+    if ns.action == "run" and threading.current_thread() is threading.main_thread():
+        # SIGHUP means "reload"; until the daemon listens for it, it must not kill.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         cfg = load_config(ns.config, socket=ns.socket)
     except ConfigError as e:

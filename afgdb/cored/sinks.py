@@ -230,7 +230,8 @@ async def _deliver_http(rule: Rule, item: Item) -> str:
                             await stream.send(chunk)
                     status, reason = await _read_status(stream)
                 except (OSError, anyio.BrokenResourceError, anyio.EndOfStream) as e:
-                    raise SinkError(f"http {url}: connection lost: {e or type(e).__name__}"
+                    raise SinkError(f"http {url}: connection lost: "
+                                    f"{str(e) or type(e).__name__}"
                                     ) from None
     except TimeoutError:
         raise SinkError(f"http {url}: no answer within {rule.timeout:g} s") from None
