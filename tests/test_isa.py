@@ -72,7 +72,7 @@ def test_fast_and_slow_flavours_agree(row: isa.Insn) -> None:
             c.llbit = 1
             if slow:
                 b = cache.block(CODE, slow=True, max_insns=1)
-                nxt = b.fn(c.r, c)
+                nxt = b.fn(c.r, c, 1)
                 ev = nxt
             else:
                 ex = run(c, cache, 1, step=True)

@@ -9,13 +9,21 @@ they come back as ``Exit`` values that the kernel turns into signals.
 from __future__ import annotations
 
 import sys
+import types
 import zlib
 from dataclasses import dataclass
 from types import TracebackType
 
 from afgdb.machine.cpu import fpu, isa
 from afgdb.machine.cpu.state import CPU, CoprocessorUnusable
-from afgdb.machine.cpu.translate import Block, compile_block
+from afgdb.machine.cpu.translate import (
+    COUNT_SHIFT,
+    EVENT_MASK,
+    MAX_BLOCK,
+    Block,
+    compile_block,
+    compile_region,
+)
 from afgdb.machine.memory import PAGE_SHIFT, AddressSpace, MemFault
 
 # Why run() returned.
@@ -37,6 +45,9 @@ class Exit:
     watch: tuple[int, int, bool] | None = None  # (addr, size, is_write)
 
 
+HOT = 16  # runs of a block before it becomes a region's entry
+
+
 class WatchHit(Exception):
     def __init__(self, addr: int, size: int, write: bool) -> None:
         self.hit = (addr, size, write)
@@ -47,17 +58,22 @@ class CodeCache:
 
     def __init__(self, aspace: AddressSpace) -> None:
         self.aspace = aspace
-        self.blocks: dict[int, Block] = {}
+        self.blocks: dict[int, Block] = {}  # what the dispatch loop runs: hot regions, blocks
+        self.cold: dict[int, Block] = {}  # blocks run fewer than HOT times
+        self.hits: dict[int, int] = {}
         self.slow_blocks: dict[int, Block] = {}
         self.by_page: dict[int, set[int]] = {}
         self.page_keys: dict[int, str] = {}
         self.breakpoints: set[int] = set()
         self.watch_ranges: list[tuple[int, int, int]] = []  # (addr, len, kind 2=w 3=r 4=a)
-        self.ns: dict[str, object] = {
+        # A module's dict, not a plain one: PyPy's JIT folds global reads from module
+        # dicts to constants, but looks names up (allocating the key) in plain dicts.
+        self.ns: dict[str, object] = types.ModuleType("afgdb_blocks").__dict__
+        self.ns.update({
             "R32": aspace.R32, "W32": aspace.W32, "R16": aspace.R16, "W16": aspace.W16,
             "R8": aspace.R8, "W8": aspace.W8, "mem": aspace, "fpu": fpu,
             "__builtins__": __builtins__,
-        }
+        })
         aspace.on_code_write = self.invalidate_page
         aspace.on_watch = self._on_watch
 
@@ -67,18 +83,46 @@ class CodeCache:
             raise MemFault(addr, False, True)
         return self.aspace.fetch(addr)
 
-    def block(self, pc: int, slow: bool = False, max_insns: int = 48) -> Block:
-        table = self.slow_blocks if slow else self.blocks
-        b = table.get(pc)
-        if b is None or b.length > max_insns:
-            b = compile_block(self._fetch, pc, self.ns, slow=slow, max_insns=max_insns,
-                              stop_at=self.breakpoints, page_key=self._page_key(pc >> PAGE_SHIFT))
-            if max_insns >= 48 or slow:
-                table[pc] = b
-            for pn in b.pages:
-                self.by_page.setdefault(pn, set()).add(pc)
-                self.aspace.mark_code(pn)
+    def block(self, pc: int, slow: bool = False, max_insns: int = MAX_BLOCK) -> Block:
+        """The unit to run at pc. Code starts as single blocks; a block run HOT times
+        becomes the entry of a region, which the dispatch loop then finds in
+        ``blocks`` (cold code is not worth a region's compile time)."""
+        if slow or max_insns < MAX_BLOCK:
+            table = self.slow_blocks if slow else None
+            b = table.get(pc) if table is not None else None
+            if b is None:
+                b = self._compile(pc, slow, max_insns)
+                if table is not None:
+                    table[pc] = b
+            return b
+        b = self.blocks.get(pc)
+        if b is not None:
+            return b
+        b = self.cold.get(pc)
+        if b is None:
+            b = self.cold[pc] = self._compile(pc, False, MAX_BLOCK)
+            self.hits[pc] = 0
+            return b
+        h = self.hits[pc] = self.hits[pc] + 1
+        if h >= HOT and pc not in self.breakpoints:
+            region = compile_region(self._fetch, pc, self.ns, stop_at=self.breakpoints,
+                                    page_key=self._page_key)
+            self._track(region)
+            self.blocks[pc] = region
+            del self.cold[pc]
+            return region
         return b
+
+    def _compile(self, pc: int, slow: bool, max_insns: int) -> Block:
+        b = compile_block(self._fetch, pc, self.ns, slow=slow, max_insns=max_insns,
+                          stop_at=self.breakpoints, page_key=self._page_key(pc >> PAGE_SHIFT))
+        self._track(b)
+        return b
+
+    def _track(self, b: Block) -> None:
+        for pn in b.pages:
+            self.by_page.setdefault(pn, set()).add(b.start)
+            self.aspace.mark_code(pn)
 
     def _page_key(self, pn: int) -> str:
         """Names a code page by address and content, for the compiled-code store."""
@@ -94,10 +138,13 @@ class CodeCache:
         self.page_keys.pop(pn, None)
         for pc in self.by_page.pop(pn, ()):
             self.blocks.pop(pc, None)
+            self.cold.pop(pc, None)
             self.slow_blocks.pop(pc, None)
 
     def invalidate_all(self) -> None:
         self.blocks.clear()
+        self.cold.clear()
+        self.hits.clear()
         self.slow_blocks.clear()
         self.by_page.clear()
         self.page_keys.clear()
@@ -128,14 +175,26 @@ class CodeCache:
                 raise WatchHit(waddr if waddr >= addr else addr, size, write)
 
 
-def _faulting_index(tb: TracebackType | None, block: Block) -> int:
-    """Which instruction of block raised: the deepest traceback frame running its code."""
+def _faulting_insn(tb: TracebackType | None, block: Block) -> int:
+    """Which instruction of block raised (an index into its ipc/iidx/ids): the deepest
+    traceback frame running its code."""
     line = None
     while tb is not None:
         if tb.tb_frame.f_code is block.code:
             line = tb.tb_lineno
         tb = tb.tb_next
-    return block.index_of_line(line) if line is not None else 0
+    return block.insn_of_line(line) if line is not None else 0
+
+
+def _unit_at_fault(c: CPU, b: Block, tb: TracebackType | None) -> tuple[int, int]:
+    """(instructions completed in the unit before the faulting one's unit, its pc): the
+    unit being an instruction, or a branch with its delay slot."""
+    k = _faulting_insn(tb, b)
+    idx, upc = b.iidx[k], b.ipc[k]
+    if b.ids[k]:
+        idx -= 1
+        upc -= 4
+    return (c.rdone if b.region else 0) + idx, upc
 
 
 def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
@@ -148,6 +207,7 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
     r = c.r
     pc = c.pc
     done = 0
+    nxt = 0
     bps = cache.breakpoints
     blocks = cache.blocks
     careful = step or bool(bps)
@@ -155,7 +215,8 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
     while True:
         try:
             if careful:
-                # Breakpoints are checked at every block start; blocks end before them.
+                # Breakpoints are checked whenever control comes back here; blocks end
+                # before them and regions never run into one.
                 while done < budget:
                     if pc in bps and (done or b is not None):
                         c.icount += done
@@ -164,11 +225,11 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                     b = cache.block(pc, max_insns=1) if step else blocks.get(pc)
                     if b is None:
                         b = cache.block(pc)
-                    nxt = b.fn(r, c)
-                    if nxt > 0xFFFFFFFF:
+                    nxt = b.fn(r, c, budget - done)
+                    done += nxt >> COUNT_SHIFT
+                    if nxt & EVENT_MASK:
                         break
-                    done += b.length
-                    pc = nxt
+                    pc = nxt & 0xFFFFFFFF
                     if step:
                         budget = 0
             else:
@@ -177,28 +238,23 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                     b = blocks.get(pc)
                     if b is None:
                         b = cache.block(pc)
-                    nxt = b.fn(r, c)
-                    if nxt > 0xFFFFFFFF:
+                    nxt = b.fn(r, c, budget - done)
+                    done += nxt >> COUNT_SHIFT
+                    if nxt & EVENT_MASK:
                         break
-                    done += b.length
-                    pc = nxt
-            if done >= budget:
+                    pc = nxt & 0xFFFFFFFF
+            if done >= budget and not nxt & EVENT_MASK:
                 c.icount += done
                 c.pc = pc
                 return Exit(X_BUDGET, pc)
         except (KeyError, IndexError):
             # A miss in the fast page tables: redo that unit on the slow path.
             assert b is not None
-            idx = _faulting_index(sys.exc_info()[2], b)
-            upc = b.start + 4 * idx
-            if idx and _is_delay_slot(cache, b, idx):
-                idx -= 1
-                upc -= 4
+            idx, pc = _unit_at_fault(c, b, sys.exc_info()[2])
             done += idx
-            pc = upc
             sb = cache.block(pc, slow=True, max_insns=1)
             try:
-                nxt = sb.fn(r, c)
+                nxt = sb.fn(r, c, 1)
             except MemFault as e:
                 c.icount += done
                 c.pc = pc
@@ -211,9 +267,9 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                 c.pc = pc
                 return helper_exit(e, pc)
             b = sb
-            if nxt <= 0xFFFFFFFF:
-                done += sb.length
-                pc = nxt
+            done += nxt >> COUNT_SHIFT
+            if not nxt & EVENT_MASK:
+                pc = nxt & 0xFFFFFFFF
                 if step:
                     c.icount += done
                     c.pc = pc
@@ -224,45 +280,28 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                 c.icount += done
                 c.pc = pc
                 return Exit(X_FAULT, pc, fault=e)
-            idx = _faulting_index(sys.exc_info()[2], b)
-            if idx and _is_delay_slot(cache, b, idx):
-                idx -= 1
+            idx, upc = _unit_at_fault(c, b, sys.exc_info()[2])
             c.icount += done + idx
-            c.pc = b.start + 4 * idx
-            return Exit(X_FAULT, c.pc, fault=e)
+            c.pc = upc
+            return Exit(X_FAULT, upc, fault=e)
         except HELPER_ERRORS as e:
             assert b is not None
-            idx = _faulting_index(sys.exc_info()[2], b)
-            if idx and _is_delay_slot(cache, b, idx):
-                idx -= 1
+            idx, upc = _unit_at_fault(c, b, sys.exc_info()[2])
             c.icount += done + idx
-            c.pc = b.start + 4 * idx
-            return helper_exit(e, c.pc)
-        # An instruction raised an event.
-        assert b is not None
-        ev = nxt >> 32
+            c.pc = upc
+            return helper_exit(e, upc)
+        # An instruction raised an event; done already counts the instructions before it.
+        ev = (nxt >> 32) & 0xFFF
         epc = nxt & 0xFFFFFFFF
-        idx = (epc - b.start) >> 2
         base = ev & ~isa.EV_BD
         if base in (isa.EV_SYSCALL, isa.EV_BREAK):
-            idx += 1  # they complete; the kernel decides where to resume
-        c.icount += done + idx
+            done += 1  # they complete; the kernel decides where to resume
+        c.icount += done
         c.pc = epc
         return Exit(X_EVENT, epc, base, bool(ev & isa.EV_BD))
 
 
 HELPER_ERRORS = (CoprocessorUnusable, fpu.FPUException, ArithmeticError, ValueError, TypeError)
-
-
-def _is_delay_slot(cache: CodeCache, b: Block, idx: int) -> bool:
-    if idx != b.length - 1 or idx == 0:
-        return False
-    try:
-        word = cache.aspace.fetch(b.start + 4 * (idx - 1))
-    except MemFault:
-        return False
-    row = isa.decoder().decode(word)
-    return row is not None and row.kind in (isa.K_BRANCH, isa.K_JUMP, isa.K_JUMPREG)
 
 
 def helper_exit(e: Exception, pc: int) -> Exit:

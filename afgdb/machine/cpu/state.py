@@ -16,7 +16,8 @@ class CoprocessorUnusable(Exception):
 class CPU:
     """Registers of one thread. ``r[0..31]`` GPRs, ``r[32]`` LO, ``r[33]`` HI, all unsigned."""
 
-    __slots__ = ("r", "pc", "f", "fcsr", "llbit", "badvaddr", "ulr", "icount", "fpu_used")
+    __slots__ = ("r", "pc", "f", "fcsr", "llbit", "badvaddr", "ulr", "icount", "fpu_used",
+                 "rdone")
 
     def __init__(self) -> None:
         self.r: list[int] = [0] * 34
@@ -28,6 +29,7 @@ class CPU:
         self.ulr = 0  # UserLocal (set_thread_area), read by rdhwr $29
         self.icount = 0
         self.fpu_used = False
+        self.rdone = 0  # a region's instructions before the block that raised (engine)
 
     def copy(self) -> CPU:
         n = CPU()

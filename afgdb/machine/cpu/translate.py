@@ -32,11 +32,15 @@ from typing import Any, Callable
 from afgdb.machine.cpu import isa
 from afgdb.machine.cpu.isa import K_EXIT, K_JUMP, K_JUMPREG, K_PLAIN, Insn
 
-BlockFn = Callable[[list[int], Any], int]  # (regs, cpu) -> next pc | event
+BlockFn = Callable[[list[int], Any, int], int]  # (regs, cpu, limit) -> packed result
 
 # PyPy's JIT makes word-array arithmetic far cheaper than memoryview indexing;
 # CPython is the other way round. Both index the same page frames.
 WORD_ONLY = platform.python_implementation() == "PyPy"
+
+# Inside a region, PyPy does better with guest registers left in the list: values
+# in locals are boxed each time one of its bridges jumps back to the loop.
+REGS_IN_LIST = WORD_ONLY and not os.environ.get("AFGDB_REGION_LOCALS")
 
 MAX_BLOCK = 48
 PAGE = 4096
@@ -49,18 +53,45 @@ _TRAP = re.compile(r"TRAP\((EV_[A-Z]+)\)")
 _REGS = {"RS", "RT", "RD"}
 
 
+# A unit's return value: instructions completed << COUNT_SHIFT | event << 32 | pc.
+COUNT_SHIFT = 44
+EVENT_MASK = 0xFFF << 32
+
+
 @dataclass
-class Block:
-    """A translated block: its function, length and where each instruction's code starts."""
+class BlockSource:
+    """A block's body, before it becomes a function (see wrap_block and wrap_region).
+
+    Next-pc transfers are ``NEXT expr`` lines and events ``return CONST`` lines;
+    the wrappers turn them into returns or jumps within a region."""
 
     start: int
     length: int  # instructions (delay slot included)
+    body: list[str]
+    marks: list[int]  # index in body of each instruction's first line
+    ds: list[int]  # indices of instructions that are delay slots
+    pages: set[int]
+    succ: list[int]  # pcs it may go to next that are known statically
+
+
+@dataclass
+class Block:
+    """A translated unit (one block, or a region of blocks): its function and a map from
+    source lines back to instructions, for faults raised inside it."""
+
+    start: int
+    length: int  # instructions of a single block; 0 for a region
     fn: BlockFn
     code: CodeType
     lines: list[int]  # first source line of each instruction
+    ipc: list[int]  # each instruction's pc
+    iidx: list[int]  # each instruction's index within its block
+    ids: list[bool]  # each instruction: in a delay slot
     pages: tuple[int, ...]
+    region: bool = False
 
-    def index_of_line(self, lineno: int) -> int:
+    def insn_of_line(self, lineno: int) -> int:
+        """Index (into ipc/iidx/ids) of the instruction whose code holds lineno."""
         return max(0, bisect.bisect_right(self.lines, lineno) - 1)
 
 
@@ -71,6 +102,7 @@ class _Emitter:
         self.slow = slow
         self.out: list[str] = []
         self.lines: list[int] = []
+        self.ds: list[int] = []  # instruction indices that are delay slots
 
     def mark(self) -> None:
         self.lines.append(len(self.out) + 2)  # +1 for the def line, +1 for 1-based numbering
@@ -194,8 +226,8 @@ def _fold_cond(cond: str) -> bool | None:
 
 def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
              max_insns: int = MAX_BLOCK, stop_at: frozenset[int] | set[int] = frozenset()
-             ) -> tuple[str, int, list[int], tuple[int, ...]]:
-    """Source of the block at pc: (source, length, instruction line starts, pages touched).
+             ) -> BlockSource:
+    """The body of the block at pc, before it is wrapped into a function.
 
     ``fetch`` reads an instruction word and raises for unexecutable memory;
     the first fetch failing propagates, later ones just end the block early.
@@ -205,10 +237,12 @@ def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
     addr = pc
     count = 0
     pages = {pc // PAGE}
+    succ: list[int] = []
     first = True
     while True:
         if not first and (addr in stop_at or addr % PAGE == 0 or count >= max_insns):
-            em.emit(f"return {addr:#x}", 1)
+            em.emit(f"NEXT {addr:#x}", 1)
+            succ.append(addr)
             break
         if first:
             word = fetch(addr)
@@ -216,7 +250,7 @@ def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
             try:
                 word = fetch(addr)
             except Exception:
-                em.emit(f"return {addr:#x}", 1)
+                em.emit(f"NEXT {addr:#x}", 1)
                 break
         first = False
         row = dec.decode(word)
@@ -232,51 +266,182 @@ def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
             continue
         if row.kind == K_EXIT:
             em.emit(em.body(row, f, addr, False), 1)
-            em.emit(f"return {addr + 4:#x}", 1)
+            em.emit(f"NEXT {addr + 4:#x}", 1)
+            succ.append(addr + 4)
             break
         # A branch or jump and its delay slot.
-        _branch(em, fetch, row, f, addr, pages)
+        _branch(em, fetch, row, f, addr, pages, succ)
+        em.ds.append(len(em.lines) - 1)
         count += 1
         break
-    src, lines = _with_register_locals(em.out, em.lines)
-    return src, count, lines, tuple(sorted(pages))
+    return BlockSource(pc, count, em.out, [m - 2 for m in em.lines], em.ds, pages,
+                       [s & 0xFFFFFFFF for s in succ])
 
 
 _REG_REF = re.compile(r"\br\[(\d+)\]")
 _REG_SET = re.compile(r"^\s*r(\d+) = ", re.M)
+_NEXT = re.compile(r"^(\s*)NEXT (.*)$")
+_EVENT = re.compile(r"^(\s*)return (0x[0-9a-f]+)$")
+_SEP = "\n#block\n"
+_TEMP = re.compile(r"^\s*(?!r\d+\b)([A-Za-z_]\w*) = ", re.M)
+_COND = re.compile(r"^(0x[0-9a-f]+) if b else (0x[0-9a-f]+)$")
 
 
-def _with_register_locals(body: list[str], marks: list[int]) -> tuple[str, list[int]]:
-    """Wrap a block body so guest registers live in Python locals while it runs.
-
-    Every register the block touches is loaded once on entry; the ones it
-    assigns are stored back before each return and, when an instruction
-    raises (a page-table miss, a fault), in an ``except`` that re-raises, so
-    ``r`` is left exactly as the instructions before it left it: the state
-    stays precise. (Not ``finally``: PyPy 3.9 reports wrong line numbers for
-    exceptions inside try/finally, and the engine maps faults by line.)
-    """
-    text = _REG_REF.sub(r"r\1", "\n".join(body))
+def _registers(text: str) -> tuple[str, str, str]:
+    """Text with r[N] as locals rN, and the statements that load and store them."""
+    text = _REG_REF.sub(r"r\1", text)
     used = sorted({int(n) for n in re.findall(r"\br(\d+)\b", text)})
     written = sorted({int(n) for n in _REG_SET.findall(text)})
     load = "; ".join(f"r{n} = r[{n}]" for n in used) or "pass"
     store = "; ".join(f"r[{n}] = r{n}" for n in written)
+    return text, load, store
+
+
+def _event_count(bs: BlockSource, value: int) -> int:
+    """Instructions of bs completed before the one an event return names (by its pc)."""
+    return ((value & 0xFFFFFFFF) - bs.start) >> 2
+
+
+def wrap_block(bs: BlockSource) -> tuple[str, list[int]]:
+    """One block as ``blk(r, c, lim)``; returns (source, line of each instruction).
+
+    The function returns ``count << COUNT_SHIFT | event << 32 | pc``: the
+    instructions it completed, the event (0 for none) and the next pc.
+    Guest registers live in Python locals while it runs: every register the
+    block touches is loaded once on entry; the ones it assigns are stored back
+    before each return and, when an instruction raises (a page-table miss, a
+    fault), in an ``except`` that re-raises, so ``r`` is left exactly as the
+    instructions before it left it: the state stays precise. (Not ``finally``:
+    PyPy 3.9 reports wrong line numbers for exceptions inside try/finally, and
+    the engine maps faults by line.)
+    """
+    text, load, store = _registers("\n".join(bs.body))
     out: list[str] = []
     where: list[int] = []  # body line -> its index in out
+    done = bs.length << COUNT_SHIFT
     for line in text.split("\n"):
-        stripped = line.lstrip()
-        if store and stripped.startswith("return "):
-            out.append("    " + line[:len(line) - len(stripped)] + store)
+        m = _NEXT.match(line)
+        e = _EVENT.match(line)
+        if m:
+            pad, target = m.groups()
+            c = _COND.match(target)
+            if c:
+                value = f"{done | int(c.group(1), 16):#x} if b else {done | int(c.group(2), 16):#x}"
+            elif target.startswith("0x"):
+                value = f"{done | int(target, 16):#x}"
+            else:
+                value = f"{done:#x} | {target}"
+            line = f"{pad}return {value}"
+        elif e:
+            pad, ev = e.groups()
+            line = f"{pad}return {int(ev, 16) | (_event_count(bs, int(ev, 16)) << COUNT_SHIFT):#x}"
+        if store and line.lstrip().startswith("return "):
+            out.append("    " + line[:len(line) - len(line.lstrip())] + store)
         where.append(len(out))
         out.append("    " + line)
     handler = f"    except BaseException:\n        {store}\n        raise\n" if store else \
         "    except BaseException:\n        raise\n"
-    src = f"def blk(r, c):\n    {load}\n    try:\n" + "\n".join(out) + "\n" + handler
-    return src, [where[m - 2] + 4 for m in marks]
+    src = f"def blk(r, c, lim):\n    {load}\n    try:\n" + "\n".join(out) + "\n" + handler
+    return src, [where[m] + 4 for m in bs.marks]
+
+
+def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
+    """Several blocks as one function that loops among them (``blk(r, c, lim)``).
+
+    Control passes from block to block inside the function through a binary
+    decision tree on pc, registers stay in locals throughout, and the function
+    returns (as wrap_block's do) when pc leaves the region, an event happens or
+    ``lim`` instructions have run. The first block is the entry. On an
+    exception, ``c.rdone`` holds the instructions completed before the
+    faulting block. Returns (source, line of each instruction, in the order
+    of ``blocks`` and their instructions).
+    """
+    if REGS_IN_LIST:
+        text, load, store = _SEP.join("\n".join(b.body) for b in blocks), "pass", ""
+    else:
+        text, load, store = _registers(_SEP.join("\n".join(b.body) for b in blocks))
+    bodies = [t.split("\n") for t in text.split(_SEP)]
+    order = sorted(range(len(blocks)), key=lambda i: blocks[i].start)
+    # Temporaries are reset to 0 when a block ends so every pass round the loop
+    # holds the same kinds of values: PyPy's JIT then keeps them unboxed across
+    # its bridges instead of allocating an int object per temporary per block.
+    temps = [sorted(set(_TEMP.findall("\n".join(b))) - {"n_", "pc_"}) for b in bodies]
+    every = sorted({t for ts in temps for t in ts})
+    out: list[str] = []
+    first_line: dict[int, int] = {}  # block index -> its first line in out
+
+    def emit_block(i: int, pad: str) -> None:
+        bs = blocks[i]
+        first_line[i] = len(out)
+        for line in bodies[i]:
+            m = _NEXT.match(line)
+            e = _EVENT.match(line)
+            if m:
+                ipad, target = m.groups()
+                ipad = pad + ipad[4:]
+                out.append(f"{ipad}pc_ = {target}")
+                out.append(f"{ipad}n_ += {bs.length}")
+                if temps[i]:
+                    out.append(f"{ipad}{' = '.join(temps[i])} = 0")
+                out.append(f"{ipad}continue")
+            elif e:
+                ipad, ev = e.groups()
+                ipad = pad + ipad[4:]
+                value = int(ev, 16) | (_event_count(bs, int(ev, 16)) << COUNT_SHIFT)
+                if store:
+                    out.append(f"{ipad}{store}")
+                out.append(f"{ipad}return (n_ << {COUNT_SHIFT}) + {value:#x}")
+            else:
+                out.append(pad + line[4:] if line.startswith("    ") else pad + line)
+
+    def tree(lo: int, hi: int, pad: str) -> None:
+        if hi - lo <= 3:
+            for i in order[lo:hi]:
+                out.append(f"{pad}if pc_ == {blocks[i].start:#x}:")
+                emit_block(i, pad + "    ")
+            out.append(f"{pad}break")
+            return
+        mid = (lo + hi) // 2
+        out.append(f"{pad}if pc_ < {blocks[order[mid]].start:#x}:")
+        tree(lo, mid, pad + "    ")
+        tree(mid, hi, pad)
+
+    head = ["def blk(r, c, lim):", f"    {load}", "    n_ = 0", f"    pc_ = {blocks[0].start:#x}",
+            f"    {' = '.join(every)} = 0" if every else "    pass",
+            "    try:", "        while n_ < lim:"]
+    tree(0, len(blocks), " " * 12)
+    tail = [f"        {store}" if store else "        pass",
+            f"        return (n_ << {COUNT_SHIFT}) | pc_",
+            "    except BaseException:"]
+    tail += [f"        {store}"] if store else []
+    tail += ["        c.rdone = n_", "        raise", ""]
+    src = "\n".join(head + out + tail)
+    base = len(head) + 1  # 1-based line numbers
+    lines: list[int] = []
+    for i, bs in enumerate(blocks):
+        # The body's lines map one to one until a NEXT/return line, which
+        # expands; instruction marks precede those, except within a branch's
+        # last lines, so count expansions before each mark.
+        lines += [base + first_line[i] + _expanded_offset(bodies[i], m, bool(store))
+                  for m in bs.marks]
+    return src, lines
+
+
+def _expanded_offset(body: list[str], mark: int, store: bool) -> int:
+    """Where body line `mark` lands once wrap_region has expanded the lines before it."""
+    off = 0
+    for line in body[:mark]:
+        if _NEXT.match(line):
+            off += 3
+        elif _EVENT.match(line):
+            off += 2 if store else 1
+        else:
+            off += 1
+    return off
 
 
 def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, int],
-            addr: int, pages: set[int]) -> None:
+            addr: int, pages: set[int], succ: list[int]) -> None:
     dec = isa.decoder()
     ds_addr = addr + 4
     pages.add(ds_addr // PAGE)
@@ -298,7 +463,12 @@ def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, i
     folded = _fold_cond(cond)
     if folded is None:
         em.emit(f"b = {cond}", 1)
+    if target != "t" and folded is not False:
+        succ.append(int(target, 16))
+    if folded is not True:
+        succ.append(fall)
     if row.link:
+        succ.append(fall)  # the return site: where the callee's jr comes back to
         link_reg = f["RD"] if row.kind == K_JUMPREG else 31
         if link_reg:
             em.emit(f"r[{link_reg}] = {fall:#x}", 1)
@@ -310,19 +480,19 @@ def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, i
         ds = em.body(ds_row, ds_f, addr, True)
     if folded is True:
         em.emit(ds, 1)
-        em.emit(f"return {target}", 1)
+        em.emit(f"NEXT {target}", 1)
     elif folded is False:
         if not row.likely:
             em.emit(ds, 1)
-        em.emit(f"return {fall:#x}", 1)
+        em.emit(f"NEXT {fall:#x}", 1)
     elif row.likely:
         em.emit("if b:", 1)
         em.emit(ds, 2)
-        em.emit(f"return {target}", 2)
-        em.emit(f"return {fall:#x}", 1)
+        em.emit(f"NEXT {target}", 2)
+        em.emit(f"NEXT {fall:#x}", 1)
     else:
         em.emit(ds, 1)
-        em.emit(f"return {target} if b else {fall:#x}", 1)
+        em.emit(f"NEXT {target} if b else {fall:#x}", 1)
 
 
 class _CodeStore:
@@ -413,9 +583,38 @@ class _CodeStore:
 _store = _CodeStore()
 
 
+def _unit(start: int, length: int, code: CodeType, lines: list[int],
+          blocks: list[BlockSource], region: bool) -> Block:
+    ipc: list[int] = []
+    iidx: list[int] = []
+    ids: list[bool] = []
+    pages: set[int] = set()
+    for bs in blocks:
+        ipc += [bs.start + 4 * k for k in range(len(bs.marks))]
+        iidx += list(range(len(bs.marks)))
+        ids += [k in bs.ds for k in range(len(bs.marks))]
+        pages |= bs.pages
+    # A region's source orders blocks by address, not as listed: sort by line for bisect.
+    order = sorted(range(len(lines)), key=lines.__getitem__)
+    return Block(start, length, _unbound, code, [lines[i] for i in order],
+                 [ipc[i] for i in order], [iidx[i] for i in order], [ids[i] for i in order],
+                 tuple(sorted(pages)), region)
+
+
+def _unbound(r: list[int], c: Any, lim: int) -> int:
+    raise AssertionError("a translation template was run unbound")
+
+
+def _bind(t: Block, namespace: dict[str, object]) -> Block:
+    return Block(t.start, t.length, types.FunctionType(t.code, namespace, "blk"), t.code,
+                 t.lines, t.ipc, t.iidx, t.ids, t.pages, t.region)
+
+
 # (page key, pc, slow, max_insns) -> a translation of a block that lies within that page.
 # An exec of the same program, or a fork, finds its blocks here without decoding again.
-_translations: dict[tuple[str, int, bool, int], tuple[CodeType, int, list[int], tuple[int, ...]]] = {}
+_translations: dict[tuple[str, int, bool, int], Block] = {}
+# (entry page key, entry pc) -> a region and the keys of every page it was made from.
+_regions: dict[tuple[str, int], tuple[Block, dict[int, str]]] = {}
 _TRANSLATIONS_LIMIT = 100_000
 
 
@@ -434,13 +633,58 @@ def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, obj
         hit = _translations.get(key)
         if hit is not None:
             fetch(pc)  # still check that pc is executable here
-            code, n, lines, pages = hit
-            return Block(pc, n, types.FunctionType(code, namespace, "blk"), code, lines, pages)
-    src, n, lines, pages = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
-    code = _store.get(src, page_key or f"{page:05x}")
-    if key is not None and pages == (page,):  # blocks reading the next page are not reused
+            return _bind(hit, namespace)
+    bs = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
+    src, lines = wrap_block(bs)
+    t = _unit(pc, bs.length, _store.get(src, page_key or f"{page:05x}"), lines, [bs], False)
+    if key is not None and t.pages == (page,):  # blocks reading the next page are not reused
         if len(_translations) >= _TRANSLATIONS_LIMIT:
             _translations.clear()
-        _translations[key] = (code, n, lines, pages)
-    fn = types.FunctionType(code, namespace, "blk")
-    return Block(pc, n, fn, code, lines, pages)
+        _translations[key] = t
+    return _bind(t, namespace)
+
+
+REGION_BLOCKS = 32  # most blocks in one region
+REGION_INSNS = 640  # most instructions in one region
+
+
+def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str, object], *,
+                   stop_at: frozenset[int] | set[int], page_key: Callable[[int], str]) -> Block:
+    """A region: the block at entry and the blocks it reaches by known edges (branch
+    targets, fall-throughs, calls and their return sites), breadth first, as one
+    function. Breakpoint addresses never start a block inside it, so control
+    leaves the region before reaching one. page_key(pn) names a page's content.
+    """
+    key = (page_key(entry >> 12), entry)
+    if not any(bp >> 12 == entry >> 12 for bp in stop_at):
+        hit = _regions.get(key)
+        if hit is not None:
+            t, keys = hit
+            if all(page_key(pn) == k for pn, k in keys.items()) and \
+                    not any(bp >> 12 in keys for bp in stop_at):
+                fetch(entry)
+                return _bind(t, namespace)
+    blocks = [generate(fetch, entry, stop_at=stop_at)]
+    seen = {entry}
+    insns = blocks[0].length
+    i = 0
+    while i < len(blocks) and len(blocks) < REGION_BLOCKS and insns < REGION_INSNS:
+        for nxt in blocks[i].succ:
+            if nxt in seen or nxt in stop_at or len(blocks) >= REGION_BLOCKS:
+                continue
+            seen.add(nxt)
+            try:
+                bs = generate(fetch, nxt, stop_at=stop_at)
+            except Exception:
+                continue  # not executable (yet): leaving the region there is the outer loop's job
+            blocks.append(bs)
+            insns += bs.length
+        i += 1
+    src, lines = wrap_region(blocks)
+    t = _unit(entry, 0, _store.get(src, key[0]), lines, blocks, True)
+    keys = {pn: page_key(pn) for pn in t.pages}
+    if not any(bp >> 12 in keys for bp in stop_at):
+        if len(_regions) >= _TRANSLATIONS_LIMIT // 10:
+            _regions.clear()
+        _regions[key] = (t, keys)
+    return _bind(t, namespace)
