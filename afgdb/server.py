@@ -33,12 +33,12 @@ import stat
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import anyio
 from anyio.abc import ByteStream, SocketStream
 
-from afgdb import socketfamily
+from afgdb import aioconn, socketfamily
 from afgdb.machine.kernel import kmem
 from afgdb.machine.kernel.files import BufferStream, HostStream
 from afgdb.machine.kernel.kernel import Kernel
@@ -110,9 +110,9 @@ class Machine:
         sess = Session(kt, name=name, targets=(kt,), multiprocess_ok=False, error_text=True)
         await self.serve_stream(stream, name, sess)
 
-    async def serve_stream(self, stream: ByteStream, name: str,
-                           session: Session | None = None) -> None:
-        """Serve one connection until the peer goes away."""
+    def link(self, name: str, waker: Callable[[], None],
+             session: Session | None = None) -> Link:
+        """Open one connection's session (it gets the PROGRAM of `afgdb serve` if free)."""
         self.connections += 1
         sess = session or Session(self.system, name=name)
         if session is None and self.initial is not None and self.initial.proc.alive and \
@@ -120,15 +120,21 @@ class Machine:
             self.initial.owner = name
             sess.add_target(self.initial, created=True)
             self.initial = None
+        sess.waker = waker
+        sess.progress = lambda: self.kernel.insns
+        self.sessions.add(sess)
+        return Link(self, sess)
+
+    async def serve_stream(self, stream: ByteStream, name: str,
+                           session: Session | None = None) -> None:
+        """Serve one connection until the peer goes away."""
         wake = anyio.Event()
         lock = anyio.Lock()
 
         def waker() -> None:
             wake.set()
 
-        sess.waker = waker
-        sess.progress = lambda: self.kernel.insns
-        self.sessions.add(sess)
+        link = self.link(name, waker, session)
 
         async def send(data: bytes) -> None:
             if not data:
@@ -147,35 +153,64 @@ class Machine:
             while True:
                 await wake.wait()
                 wake = anyio.Event()
-                await send(sess.poll())
+                await send(link.stop_reply())
 
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(stops)
                 try:
                     while True:
-                        data = await stream.receive(RECV_SIZE)
-                        out = sess.receive(data)
+                        out = link.answer(await stream.receive(RECV_SIZE))
                         while len(out) >= REPLY_CHUNK:  # pipelined requests: answer as we send
                             await send(out)
-                            out = sess.receive(b"", REPLY_CHUNK)
-                        if sess.running and self.kernel.runnable():
-                            # Steps and short continues finish here, without waking the
-                            # runner and the stop-reply task.
-                            self.kernel.run(QUICK_RUN)
-                            self._tick(idle=False)
-                            out += sess.poll()
-                        await send(out)
+                            out = link.more()
+                        await send(out + link.settle())
                 except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError,
                         ConnectionError):
                     pass
                 finally:
                     tg.cancel_scope.cancel()
         finally:
-            self.sessions.discard(sess)
-            sess.close()
-            self.kick()
-            log.info("%s: disconnected", name)
+            link.close()
+
+
+class Link:
+    """One connection between its bytes and the machine, whatever transport moves them.
+
+    `answer` the bytes that came in; while its result is a full REPLY_CHUNK, send
+    it and take `more` (pipelined requests wait in the session until the peer
+    reads); then `settle`. `stop_reply` when the session's waker fired.
+    """
+
+    def __init__(self, machine: Machine, sess: Session) -> None:
+        self.machine = machine
+        self.sess = sess
+
+    def answer(self, data: bytes) -> bytes:
+        return self.sess.receive(data, REPLY_CHUNK)
+
+    def more(self) -> bytes:
+        return self.sess.receive(b"", REPLY_CHUNK)
+
+    def settle(self) -> bytes:
+        """After a resume: run the machine briefly, so steps and short continues
+        answer in this round trip without waking the runner and the stop-reply path."""
+        sess, m = self.sess, self.machine
+        if sess.running and m.kernel.runnable():
+            m.kernel.run(QUICK_RUN)
+            m._tick(idle=False)
+            return sess.poll()
+        return b""
+
+    def stop_reply(self) -> bytes:
+        return self.sess.poll()
+
+    def close(self) -> None:
+        m = self.machine
+        m.sessions.discard(self.sess)
+        self.sess.close()
+        m.kick()
+        log.info("%s: disconnected", self.sess.name)
 
 
 class StdioStream(ByteStream):
@@ -310,6 +345,13 @@ async def serve(opts: ServeOptions, machine: Machine | None = None,
         print(f"afgdb: connect with: gdb-multiarch -ex '{hint}'", file=say, flush=True)
         if ready is not None:
             ready(where)
+
+        loop = aioconn.running_loop()
+        if loop is not None:  # asyncio: the fast path (aioconn says why)
+            socks = [x.extra(anyio.abc.SocketAttribute.raw_socket)
+                     for x in getattr(listener, "listeners", [listener])]
+            await aioconn.serve_sockets(loop, socks, m.link, REPLY_CHUNK)
+            return
 
         async def handler(stream: SocketStream) -> None:
             try:

@@ -109,6 +109,7 @@ class Session:
         self.waker: Callable[[], None] = lambda: None
         self.closed = False
         self._caps_cache: dict[type, frozenset[str]] = {}
+        self._impl_cache: dict[tuple[type, type], bool] = {}
         for t in targets:
             self.add_target(t, created=False)
 
@@ -223,6 +224,15 @@ class Session:
         if c is None:
             c = self._caps_cache[kind] = probe(target)
         return c
+
+    def implements(self, obj: object, proto: type) -> bool:
+        """isinstance(obj, proto) for a runtime Protocol, remembered per class (the
+        check itself walks the protocol's members: too slow for every packet)."""
+        key = (type(obj), proto)
+        ok = self._impl_cache.get(key)
+        if ok is None:
+            ok = self._impl_cache[key] = isinstance(obj, proto)
+        return ok
 
     def system_caps(self) -> frozenset[str]:
         if self.system is None:

@@ -38,8 +38,9 @@ def handle_read(s: Session, r: Read) -> Reply:
     if r.length == 0:
         return b""
     n = min(r.length, MAX_READ)
-    if isinstance(t, ThreadMemory):  # pid 0: user addresses in the selected thread's process
-        return rsp.hex_encode(t.read_thread_memory(s.current_tid(t), r.addr, n))
+    if s.implements(t, ThreadMemory):  # pid 0: user addresses in the selected thread's process
+        tm: ThreadMemory = t  # type: ignore[assignment]
+        return rsp.hex_encode(tm.read_thread_memory(s.current_tid(t), r.addr, n))
     return rsp.hex_encode(t.read_memory(r.addr, n))
 
 
