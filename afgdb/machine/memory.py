@@ -32,6 +32,30 @@ if sys.byteorder != "little":  # pragma: no cover - the frames are host-order wo
 
 _ZERO_PAGE = bytes(PAGE_SIZE)
 
+# Under PyPy the word tables are also kept as two-level lists (directory of 1024
+# lists of 1024 pages): its JIT indexes a list in a few machine instructions but
+# calls out for every dict lookup. CPython is faster with the dicts.
+PAGE_LISTS = sys.implementation.name == "pypy"
+_NO_PAGE: array[int] = array("I")  # indexing it raises IndexError: the slow path
+_NO_TABLE: list[array[int]] = [_NO_PAGE] * 1024  # shared; never written
+
+
+def page_directory() -> list[list[array[int]]]:
+    return [_NO_TABLE] * 1024
+
+
+def _dir_set(d: list[list[array[int]]], pn: int, page: array[int]) -> None:
+    t = d[pn >> 10]
+    if t is _NO_TABLE:
+        t = d[pn >> 10] = list(_NO_TABLE)
+    t[pn & 1023] = page
+
+
+def _dir_clear(d: list[list[array[int]]], pn: int) -> None:
+    t = d[pn >> 10]
+    if t is not _NO_TABLE:
+        t[pn & 1023] = _NO_PAGE
+
 
 class MemFault(Exception):
     """A guest access that the address space cannot satisfy (becomes SIGSEGV/SIGBUS)."""
@@ -43,17 +67,44 @@ class MemFault(Exception):
         self.mapped = mapped  # True: protection fault (SEGV_ACCERR); False: SEGV_MAPERR
 
 
+class OutOfMemory(MemFault):
+    """A page was needed and the machine's page pool is empty (the kernel's OOM case)."""
+
+
+class PagePool:
+    """The machine-wide budget of page frames; a frame shared copy-on-write counts once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # frames
+        self.used = 0
+        self.peak = 0
+
+    def take(self, addr: int, write: bool) -> None:
+        if self.used >= self.limit:
+            raise OutOfMemory(addr, write, True)
+        self.used += 1
+        if self.used > self.peak:
+            self.peak = self.used
+
+
 class Frame:
     """One physical page: a word array with byte and halfword views of the same storage."""
 
-    __slots__ = ("w", "h", "b", "refs")
+    __slots__ = ("w", "h", "b", "refs", "pool")
 
-    def __init__(self, data: bytes = _ZERO_PAGE) -> None:
+    def __init__(self, data: bytes = _ZERO_PAGE, pool: PagePool | None = None) -> None:
         self.w = array("I", data)
         mv = memoryview(self.w)
         self.h = mv.cast("B").cast("H")
         self.b = mv.cast("B")
         self.refs = 1
+        self.pool = pool  # charged when made, credited when the last reference goes
+
+    def unref(self) -> None:
+        self.refs -= 1
+        if self.refs == 0 and self.pool is not None:
+            self.pool.used -= 1
+            self.pool = None
 
 
 @dataclass
@@ -80,12 +131,15 @@ class AddressSpace:
     W16: dict[int, memoryview] = field(default_factory=dict)
     R8: dict[int, memoryview] = field(default_factory=dict)
     W8: dict[int, memoryview] = field(default_factory=dict)
+    R32L: list[list[array[int]]] = field(default_factory=page_directory)  # PAGE_LISTS
+    W32L: list[list[array[int]]] = field(default_factory=page_directory)
     cow: set[int] = field(default_factory=set)
     code_pages: set[int] = field(default_factory=set)
     watched_pages: set[int] = field(default_factory=set)
     brk_start: int = 0
     brk: int = 0
     mmap_base: int = 0x77000000
+    pool: PagePool | None = None  # where new frames are charged (the machine's budget)
     # Called with a page number when translated code from that page must be dropped.
     on_code_write: Callable[[int], None] | None = None
     # Called on every slow-path access to a watched page: (addr, size, is_write).
@@ -192,12 +246,16 @@ class AddressSpace:
             self.R32[pn] = fr.w
             self.R16[pn] = fr.h
             self.R8[pn] = fr.b
+            if PAGE_LISTS:
+                _dir_set(self.R32L, pn, fr.w)
         else:
             self._unpublish_read(pn)
         if prot & PROT_WRITE and not watched and pn not in self.cow and pn not in self.code_pages:
             self.W32[pn] = fr.w
             self.W16[pn] = fr.h
             self.W8[pn] = fr.b
+            if PAGE_LISTS:
+                _dir_set(self.W32L, pn, fr.w)
         else:
             self._unpublish_write(pn)
 
@@ -205,16 +263,20 @@ class AddressSpace:
         self.R32.pop(pn, None)
         self.R16.pop(pn, None)
         self.R8.pop(pn, None)
+        if PAGE_LISTS:
+            _dir_clear(self.R32L, pn)
 
     def _unpublish_write(self, pn: int) -> None:
         self.W32.pop(pn, None)
         self.W16.pop(pn, None)
         self.W8.pop(pn, None)
+        if PAGE_LISTS:
+            _dir_clear(self.W32L, pn)
 
     def _drop_page(self, pn: int) -> None:
         fr = self.frames.pop(pn, None)
         if fr is not None:
-            fr.refs -= 1
+            fr.unref()
         self._unpublish_read(pn)
         self._unpublish_write(pn)
         self.cow.discard(pn)
@@ -241,13 +303,17 @@ class AddressSpace:
                 raise MemFault(addr, write, True)
         fr = self.frames.get(pn)
         if fr is None:
-            fr = self.frames[pn] = Frame()
+            if self.pool is not None:
+                self.pool.take(addr, write)
+            fr = self.frames[pn] = Frame(pool=self.pool)
             self._publish(pn)
         if write:
             if pn in self.cow:
                 if fr.refs > 1:
+                    if self.pool is not None:
+                        self.pool.take(addr, write)
                     fr.refs -= 1
-                    fr = self.frames[pn] = Frame(fr.w.tobytes())
+                    fr = self.frames[pn] = Frame(fr.w.tobytes(), self.pool)
                 self.cow.discard(pn)
                 self._publish(pn)
             if pn in self.code_pages:
@@ -370,7 +436,7 @@ class AddressSpace:
         child = AddressSpace(
             regions=[Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
                      for r in self.regions],
-            brk_start=self.brk_start, brk=self.brk, mmap_base=self.mmap_base)
+            brk_start=self.brk_start, brk=self.brk, mmap_base=self.mmap_base, pool=self.pool)
         for pn, fr in self.frames.items():
             fr.refs += 1
             child.frames[pn] = fr
@@ -384,11 +450,13 @@ class AddressSpace:
     def release(self) -> None:
         """Drop every frame (exit or exec)."""
         for fr in self.frames.values():
-            fr.refs -= 1
+            fr.unref()
         self.frames.clear()
         self.regions.clear()
         for d in (self.R32, self.W32, self.R16, self.W16, self.R8, self.W8):
             d.clear()
+        self.R32L[:] = page_directory()
+        self.W32L[:] = page_directory()
         self.cow.clear()
         self.code_pages.clear()
 

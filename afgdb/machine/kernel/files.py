@@ -146,9 +146,12 @@ class BufferStream(File):
 class HostFile(File):
     """A regular file or directory inside the guest root."""
 
+    open_count = 0  # host descriptors held by every guest file of this host process
+
     def __init__(self, fd: int, flags: int, path: str, is_dir: bool) -> None:
         super().__init__(flags)
         self.fd = fd
+        HostFile.open_count += 1
         self.path = path
         self.is_dir = is_dir
         self.kind = "dir" if is_dir else "file"
@@ -226,8 +229,12 @@ class HostFile(File):
         return self._dents
 
     def close(self) -> None:
+        if self.fd < 0:
+            return
+        HostFile.open_count -= 1
         with contextlib.suppress(OSError):
             os.close(self.fd)
+        self.fd = -1
 
 
 @dataclass
@@ -236,6 +243,7 @@ class FDTable:
 
     fds: dict[int, File] = field(default_factory=dict)
     cloexec: set[int] = field(default_factory=set)
+    limit: int = MAX_FDS  # RLIMIT_NOFILE of the owner (kern_resource keeps it)
 
     def get(self, fd: int) -> File:
         f = self.fds.get(fd)
@@ -247,7 +255,7 @@ class FDTable:
         fd = lowest
         while fd in self.fds:
             fd += 1
-        if fd >= MAX_FDS:
+        if fd >= self.limit:
             raise SyscallError(E.EMFILE)
         self.set(fd, f, cloexec)
         return fd
@@ -272,7 +280,7 @@ class FDTable:
             f.close()
 
     def fork(self) -> FDTable:
-        t = FDTable(dict(self.fds), set(self.cloexec))
+        t = FDTable(dict(self.fds), set(self.cloexec), self.limit)
         for f in t.fds.values():
             f.refs += 1
         return t

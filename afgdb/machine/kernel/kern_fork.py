@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from afgdb.machine.kernel import kern_nospawn, signals
+from afgdb.machine.kernel import kern_nospawn, kern_resource, signals
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import SyscallError, WouldBlock
 from afgdb.machine.kernel.proc import LWP, Proc, SigAction
@@ -84,6 +84,7 @@ def fork1(k: Kernel, t: LWP, flags: int, newsp: int, ptid: int, tls: int, ctid: 
         raise SyscallError(E.EINVAL)
     if not flags & CLONE_THREAD and p.nospawn & kern_nospawn.NOSPAWN_FORK:
         kern_nospawn.deny(k, t, "vfork" if flags & CLONE_VFORK else "")  # raises ENOSYS
+    kern_resource.check_fork(k, t, bool(flags & CLONE_THREAD))
     cpu = t.cpu.copy()
     cpu.r[2] = 0
     cpu.r[7] = 0

@@ -70,7 +70,7 @@ def fork_launcher(k: Kernel, path: str, argv: list[bytes], envp: list[bytes],
     envp_addr = BASE + len(blob)
     blob += struct.pack(f"<{len(strings) - nargv}I", *strings[nargv:]) + b"\0\0\0\0"
     size = max(SIZE, (len(blob) + 0x8000 + 0xFFF) & ~0xFFF)
-    aspace = AddressSpace()
+    aspace = AddressSpace(pool=k.pages)
     aspace.map(BASE, size, PROT_READ | PROT_WRITE | PROT_EXEC, name="[launcher]")
     aspace.write(BASE, bytes(blob), check=False)
     fds = FDTable()

@@ -19,9 +19,10 @@ from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel import signals
 from afgdb.machine.kernel.errors import NoReturn, SyscallError, WouldBlock
 from afgdb.machine.kernel.files import BufferStream, FDTable, File, HostStream
+from afgdb.machine.kernel.kern_resource import RLIMIT_CPU, MachineLimits, charge_cpu
 from afgdb.machine.kernel.proc import LSRUN, LSSLEEP, LSSTOP, LSZOMB, LWP, SACTIVE, Proc
 from afgdb.machine.kernel.vfs import Vfs
-from afgdb.machine.memory import AddressSpace
+from afgdb.machine.memory import AddressSpace, PagePool
 
 NS_PER_INSN = 10  # the virtual CPU runs at 100 MHz
 BOOT_EPOCH_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z, the guest's boot time
@@ -66,8 +67,10 @@ class DebugHooks:
 class Kernel:
     def __init__(self, root: str, *, stdin: File | None = None, stdout: File | None = None,
                  stderr: File | None = None, trace: TextIO | None = None,
-                 hostname: str = "afgdb") -> None:
+                 hostname: str = "afgdb", limits: MachineLimits | None = None) -> None:
         self.vfs = Vfs(root)
+        self.limits = limits or MachineLimits()
+        self.pages = PagePool(self.limits.max_pages)  # every process's frames come from here
         self.procs: dict[int, Proc] = {}
         self.next_pid = 1
         self.runq: deque[LWP] = deque()
@@ -103,7 +106,10 @@ class Kernel:
         out = b""
         i = 0
         while len(out) < n:
-            out += hashlib.sha256(salt + self.insns.to_bytes(8, "little") + bytes([i])).digest()
+            # The counter's first 256 values keep the one-byte form (stable AT_RANDOM);
+            # longer requests (getrandom of more than 8 KiB) go on with four bytes.
+            ctr = i.to_bytes(1 if i < 256 else 4, "little")
+            out += hashlib.sha256(salt + self.insns.to_bytes(8, "little") + ctr).digest()
             i += 1
         return out[:n]
 
@@ -159,7 +165,7 @@ class Kernel:
         fds = FDTable()
         for i, f in enumerate(self.stdio):
             fds.set(i, f)
-        p = self.new_proc(ppid, AddressSpace(), fds)
+        p = self.new_proc(ppid, AddressSpace(pool=self.pages), fds)
         p.uid = p.euid = p.suid = uid
         p.gid = p.egid = p.sgid = gid
         t = self.new_lwp(p, CPU())
@@ -278,6 +284,8 @@ class Kernel:
             self.insns += t.cpu.icount - before
             self.current = None
             self._handle_exit(t, ex)
+            if RLIMIT_CPU in t.proc.rlimits:
+                charge_cpu(self, t.proc, NS_PER_INSN)
             if t.state == LSRUN and t.pending:
                 signals.deliver_pending(self, t)  # on the way back to user mode, as Linux does
             if t.state == LSRUN and t not in self.runq:

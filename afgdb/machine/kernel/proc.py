@@ -112,6 +112,7 @@ class Proc:
     vfork_waiter: LWP | None = None  # the parent LWP suspended in vfork until exec/exit
     lwp_icounts: dict[int, int] = field(default_factory=dict)  # lid -> insns, kept at exit
     cutime_insns: int = 0  # instructions of reaped children (RUSAGE_CHILDREN)
+    xcpu_at: int = -1  # the CPU second of the last SIGXCPU (kern_resource)
 
     @property
     def alive(self) -> bool:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from afgdb.machine.cpu import engine, isa
 from afgdb.machine.kernel.proc import LSRUN, LSSLEEP, LSSTOP, LSZOMB, LWP, SZOMB, Proc
+from afgdb.machine.memory import USER_TOP, OutOfMemory
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
@@ -162,7 +163,16 @@ def fault_to_signal(k: Kernel, t: LWP, ex: engine.Exit) -> None:
     c = t.cpu
     if ex.reason == engine.X_FAULT and ex.fault is not None:
         f = ex.fault
+        if isinstance(f, OutOfMemory):  # the page pool is empty: the OOM killer's verdict
+            k.log(f"pid {t.proc.pid}: out of memory, killed")
+            kill_process(k, t.proc, SIGKILL)
+            return
         sig, code, addr = SIGSEGV, SEGV_ACCERR if f.mapped else SEGV_MAPERR, f.addr
+        fetch = not f.write and f.addr == ex.pc
+        if f.addr >= USER_TOP or (fetch and f.addr & 3):
+            # An address error, not a TLB fault: Linux's do_ade sends SIGBUS for a
+            # kernel-segment access and for an unaligned instruction fetch.
+            sig, code = SIGBUS, BUS_ADRALN
     elif ex.reason == engine.X_EVENT:
         ev = ex.event
         addr = ex.pc

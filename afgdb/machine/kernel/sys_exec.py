@@ -12,7 +12,7 @@ from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import NoReturn, SyscallError
 from afgdb.machine.kernel.proc import SigAction
 from afgdb.machine.kernel.uaccess import copyin_u32, copyinstr
-from afgdb.machine.memory import AddressSpace, MemFault
+from afgdb.machine.memory import AddressSpace, MemFault, OutOfMemory
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
@@ -52,13 +52,17 @@ def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]
     if sum(len(a) + 1 for a in argv + envp) > ARG_MAX:
         raise SyscallError(getattr(E, "E2BIG", 7))
     # Point of no return: build the new image, then drop the old one.
-    aspace = AddressSpace()
+    aspace = AddressSpace(pool=k.pages)
     name = os.path.basename(guest)
-    kern_exec.load(aspace, data, img, guest)
-    sigframe.map_sigpage(aspace)
-    sp, auxv = kern_exec.build_stack(aspace, img, argv, envp, guest.encode(),
-                                     (p.uid, p.euid, p.gid, p.egid),
-                                     k.random_bytes(16, b"at_random%d" % p.pid))
+    try:
+        kern_exec.load(aspace, data, img, guest)
+        sigframe.map_sigpage(aspace)
+        sp, auxv = kern_exec.build_stack(aspace, img, argv, envp, guest.encode(),
+                                         (p.uid, p.euid, p.gid, p.egid),
+                                         k.random_bytes(16, b"at_random%d" % p.pid))
+    except OutOfMemory:  # the machine's page pool ran dry while building the image
+        aspace.release()
+        raise SyscallError(E.ENOMEM) from None
     from afgdb.machine.kernel import kern_fork, signals
 
     for other in list(p.lwps):

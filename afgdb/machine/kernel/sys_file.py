@@ -7,6 +7,7 @@ import stat as st
 import struct
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
+from afgdb.machine.kernel import kern_resource
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import SyscallError
 from afgdb.machine.kernel.files import (
@@ -138,6 +139,7 @@ def do_open(k: Kernel, t: LWP, dirfd: int, path: str, flags: int, mode: int) -> 
         hflags |= os.O_DIRECTORY
     if not follow:
         hflags |= os.O_NOFOLLOW
+    kern_resource.check_nfile(k)
     try:
         is_dir = os.path.isdir(host)
         if is_dir and flags & O_ACCMODE != O_RDONLY:
@@ -200,6 +202,8 @@ def sys_fcntl(k: Kernel, t: LWP, fd: int, cmd: int, arg: int) -> int:
     fds = t.proc.fds
     f = fds.get(fd)
     if cmd in (0, 1030):  # F_DUPFD, F_DUPFD_CLOEXEC
+        if arg >= fds.limit:
+            raise SyscallError(E.EINVAL)
         return fds.install(f, lowest=arg, cloexec=cmd == 1030)
     if cmd == 1:  # F_GETFD
         return FD_CLOEXEC if fd in fds.cloexec else 0

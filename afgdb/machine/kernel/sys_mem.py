@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from afgdb.machine.kernel import kern_resource
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import SyscallError
 from afgdb.machine.kernel.files import HostFile
@@ -29,6 +30,10 @@ def sys_brk(k: Kernel, t: LWP, addr: int) -> int:
         if addr >= BRK_LIMIT or any(r.start < new_end and r.end > old_end
                                     for r in a.regions if r.kind != "brk"):
             return a.brk  # would collide: Linux returns the old break
+        try:
+            kern_resource.check_vm(k, t.proc, new_end - old_end)
+        except SyscallError:
+            return a.brk  # over RLIMIT_AS: the same answer
         a.map(old_end, new_end - old_end, PROT_READ | PROT_WRITE, name="[heap]", kind="brk")
     elif new_end < old_end:
         a.unmap(new_end, old_end - new_end)
@@ -56,6 +61,9 @@ def _mmap(k: Kernel, t: LWP, addr: int, length: int, prot: int, flags: int, fd: 
             start = a.find_free(size, addr & ~PAGE_MASK)
         except MemoryError:
             raise SyscallError(E.ENOMEM) from None
+    overlap = sum(min(r.end, start + size) - max(r.start, start) for r in a.regions
+                  if r.start < start + size and r.end > start)
+    kern_resource.check_vm(k, t.proc, size - overlap)
     name = ""
     data = b""
     if not flags & MAP_ANONYMOUS:
@@ -127,17 +135,28 @@ def sys_mremap(k: Kernel, t: LWP, old: int, oldlen: int, newlen: int, flags: int
         if newlen < oldlen:
             a.unmap(old + newlen, oldlen - newlen)
         return old
-    if a._is_free(old + oldlen, newlen - oldlen):
+    if old + oldlen > r.end:
+        raise SyscallError(E.EFAULT)  # Linux: the old range must be one mapping
+    kern_resource.check_vm(k, t.proc, newlen - oldlen)
+    if old + newlen <= USER_TOP and a._is_free(old + oldlen, newlen - oldlen):
         a.map(old + oldlen, newlen - oldlen, r.prot, r.name, r.kind)
         return old
     if not flags & 1:  # MREMAP_MAYMOVE
         raise SyscallError(E.ENOMEM)
-    data = a.read(old, oldlen, check=False)
     try:
         dst = a.find_free(newlen)
     except MemoryError:
         raise SyscallError(E.ENOMEM) from None
+    # Move the page frames, not their bytes: untouched pages stay unallocated.
+    pns = range(old >> 12, (old + oldlen) >> 12)
+    moved = [(pn, a.frames[pn]) for pn in (sorted(a.frames) if len(pns) > len(a.frames) else pns)
+             if pn in pns and pn in a.frames]
     a.map(dst, newlen, r.prot, r.name, r.kind)
-    a.write(dst, data, check=False)
+    delta = (dst - old) >> 12
+    for pn, fr in moved:
+        fr.refs += 1
+        a.frames[pn + delta] = fr
+        a.cow.add(pn + delta)  # shared with the old page until unmap drops that one
+        a._publish(pn + delta)
     a.unmap(old, oldlen)
     return dst

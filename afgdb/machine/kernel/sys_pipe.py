@@ -209,7 +209,7 @@ def sys_dup(k: Kernel, t: LWP, fd: int) -> int:
 def sys_dup2(k: Kernel, t: LWP, old: int, new: int) -> int:
     fds = t.proc.fds
     f = fds.get(old)
-    if new >= 1024:
+    if new >= fds.limit:
         raise SyscallError(E.EBADF)
     if old == new:
         return new
@@ -224,7 +224,7 @@ def sys_dup3(k: Kernel, t: LWP, old: int, new: int, flags: int) -> int:
     f = fds.get(old)
     if old == new:
         raise SyscallError(E.EINVAL)
-    if new >= 1024:
+    if new >= fds.limit:
         raise SyscallError(E.EBADF)
     fds.set(new, f, cloexec=bool(flags & O_CLOEXEC))
     return new

@@ -1,4 +1,5 @@
-"""Process identity, credentials, limits, thread setup and signal bookkeeping calls."""
+"""Process identity, credentials, thread setup and signal bookkeeping calls (limits:
+kern_resource)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,6 @@ from afgdb.machine.kernel.uaccess import copyin, copyout
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
 
-RLIM_INFINITY32 = 0x7FFFFFFF  # o32's RLIM_INFINITY
-RLIM_INFINITY64 = (1 << 64) - 1
-RLIMIT_STACK, RLIMIT_CORE, RLIMIT_NOFILE = 3, 4, 5
-DEFAULT_RLIMITS = {RLIMIT_STACK: (8 << 20, RLIM_INFINITY64), RLIMIT_NOFILE: (1024, 1024),
-                   RLIMIT_CORE: (RLIM_INFINITY64, RLIM_INFINITY64)}
 
 
 def _s32(v: int) -> int:
@@ -120,35 +116,6 @@ def sys_set_robust_list(k: Kernel, t: LWP, head: int, length: int) -> int:
     if length != 12:
         raise SyscallError(E.EINVAL)
     t.robust_list = head
-    return 0
-
-
-def _limit(t: LWP, res: int) -> tuple[int, int]:
-    return t.proc.rlimits.get(res, DEFAULT_RLIMITS.get(res, (RLIM_INFINITY64, RLIM_INFINITY64)))
-
-
-def sys_getrlimit(k: Kernel, t: LWP, res: int, addr: int) -> int:
-    if res >= 16:
-        raise SyscallError(E.EINVAL)
-    cur, mx = _limit(t, res)
-    copyout(t, addr, struct.pack("<II", min(cur, RLIM_INFINITY32), min(mx, RLIM_INFINITY32)))
-    return 0
-
-
-def sys_prlimit64(k: Kernel, t: LWP, pid: int, res: int, new: int, old: int) -> int:
-    p = t.proc if pid == 0 else k.proc_of(pid)
-    if p is None:
-        raise SyscallError(E.ESRCH)
-    if res >= 16:
-        raise SyscallError(E.EINVAL)
-    cur, mx = p.rlimits.get(res, DEFAULT_RLIMITS.get(res, (RLIM_INFINITY64, RLIM_INFINITY64)))
-    if old:
-        copyout(t, old, struct.pack("<QQ", cur, mx))
-    if new:
-        ncur, nmax = struct.unpack("<QQ", copyin(t, new, 16))
-        if ncur > nmax or (nmax > mx and t.proc.euid != 0):
-            raise SyscallError(E.EINVAL if ncur > nmax else E.EPERM)
-        p.rlimits[res] = (ncur, nmax)
     return 0
 
 
