@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import platform
 import select
@@ -76,6 +77,26 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return _status_to_exit(status)
 
 
+def check_listen(listen: str, allow_remote: bool) -> None:
+    """Refuse a TCP address other hosts could reach unless allow_remote: the remote
+    protocol has no authentication, and whoever connects may read and write the
+    memory of, and run code in, every process of the machine."""
+    host = listen.rpartition(":")[0].strip("[]") or "127.0.0.1"  # as the server reads it
+    if allow_remote:
+        return
+    try:
+        addrs = {str(ai[4][0]) for ai in socket.getaddrinfo(host, 0, proto=socket.IPPROTO_TCP)}
+    except socket.gaierror as e:
+        raise ValueError(f"--listen {listen}: {e.strerror}") from None
+    wide = sorted(a for a in addrs if not ipaddress.ip_address(a.split("%")[0]).is_loopback)
+    if wide:
+        raise ValueError(
+            f"--listen {listen} would accept connections from other hosts "
+            f"({', '.join(wide)}); the remote protocol has no "
+            "authentication and a client may read, write and run any guest process. "
+            "Use a loopback address, --unix PATH, or say --allow-remote.")
+
+
 def cmd_serve(ns: argparse.Namespace) -> int:
     import anyio
 
@@ -87,6 +108,12 @@ def cmd_serve(ns: argparse.Namespace) -> int:
 
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="afgdb: %(name)s: %(message)s")
+    if not ns.stdio and not ns.unix:
+        try:
+            check_listen(ns.listen, ns.allow_remote)
+        except ValueError as e:
+            print(f"afgdb: {e}", file=sys.stderr)
+            return 2
     opts = ServeOptions(root=ns.root, program=[ns.program] + list(ns.args) if ns.program else [],
                         listen=ns.listen, unix=ns.unix, stdio=ns.stdio, env=ns.env,
                         kernel_socket=ns.kernel_socket)
@@ -256,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--listen", default="127.0.0.1:2345", metavar="HOST:PORT",
                        help="TCP address (default 127.0.0.1:2345; port 0 picks a free one)")
     where.add_argument("--unix", metavar="PATH", help="listen on a unix socket (mode 0600)")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="let --listen bind an address other hosts can reach (unsafe: "
+                            "no authentication; anyone who connects controls the machine)")
     where.add_argument("--stdio", action="store_true",
                        help="speak the protocol on stdin/stdout (guest output goes to stderr)")
     serve.add_argument("--root", default=default_root(), help="guest root directory")

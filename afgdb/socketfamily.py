@@ -6,7 +6,9 @@ that serves TCP and unix-socket connections); connecting stops the process
 (every thread, reported as SIGSTOP, as after a gdb attach), closing
 detaches it and it runs on. Who may connect (`afgdb.targets.system.System.open`):
 the same uid or root; a process that changed its credentials (setuid) only
-root; one debugger per process (EBUSY names the holder).
+root; one debugger per process (EBUSY names the holder). pid 0 is the
+kernel: root only, read-only (writes, breakpoints and resumption get an
+error), served without the multiprocess extension.
 
 Three ways in, all to the same stub:
 
@@ -83,6 +85,11 @@ def install(kernel: Kernel, system: System | None = None) -> System:
 
 
 def _connect(system: System, pid: int, owner: str, uid: int, caller: int = 0) -> Session:
+    if pid == 0:  # the kernel: root only, read-only, no multiprocess (see DESIGN.md)
+        kt = system.kernel_target(uid)
+        sess = Session(kt, name=owner, targets=(kt,), multiprocess_ok=False, error_text=True)
+        sess.uid = uid
+        return sess
     t = system.open(pid, owner, uid=uid, caller=caller)
     sess = Session(system, name=owner, targets=(t,))
     sess.uid = uid
