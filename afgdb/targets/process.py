@@ -44,9 +44,14 @@ SIGINT = signals.SIGINT
 SIGKILL = signals.SIGKILL
 NR_VFORK = E.SYSCALL_BASE + 190
 NR_CLONE = E.SYSCALL_BASE + 120
-MAX_RANGE_STEPS = 100_000  # a range step reports a stop after this many units anyway
+# A range step reports a stop after this many units anyway, and gdb steps on; the steps
+# run inside one packet, so every connection waits for them (~0.2 s at most).
+MAX_RANGE_STEPS = 10_000
 
 _WATCH_NAMES = {2: "watch", 3: "rwatch", 4: "awatch"}
+# Every watchpoint change recomputes the watched pages of all of them: a bound keeps a
+# client that inserts watchpoints in a loop from making that cost grow without end.
+MAX_WATCHPOINTS = 64
 
 
 def _wait_status_event(status: int) -> Exited | Killed:
@@ -382,6 +387,8 @@ class ProcessTarget(DebugHooks):
     def add_watchpoint(self, addr: int, length: int, kind: int) -> None:
         if length <= 0 or kind not in _WATCH_NAMES:
             raise TargetError(E.EINVAL, "bad watchpoint")
+        if len(self._watch) >= MAX_WATCHPOINTS:
+            raise TargetError(E.ENOSPC, f"at most {MAX_WATCHPOINTS} watchpoints per process")
         self._watch.append((addr, length, kind))
         self.proc.cache.set_watchpoints(self._watch)
 

@@ -13,6 +13,11 @@ from afgdb.targets.caps import ReadOnly, TargetError
 if TYPE_CHECKING:
     from afgdb.stub.session import Session
 
+# A watched range lies inside the 32-bit address space and is at most this long: the
+# engine marks every page of every range, so an unbounded length would take memory
+# and time in proportion (a length of 2**60 never finishes).
+MAX_WATCH_LENGTH = 1 << 24
+
 _CAP = {0: "SwBreakpoints", 1: "HwBreakpoints", 2: "Watchpoints", 3: "Watchpoints",
         4: "Watchpoints"}
 
@@ -32,7 +37,10 @@ def _parse(rest: bytes, insert: bool) -> Point:
     t = hex_int(typ, "type")
     if t > 4:
         raise rsp.RemoteProtocolError(f"unknown breakpoint type {t}")
-    return Point(insert, t, hex_int(addr, "address") & 0xFFFFFFFF, hex_int(kind, "kind"))
+    a, k = hex_int(addr, "address") & 0xFFFFFFFF, hex_int(kind, "kind")
+    if t >= 2 and not (0 < k <= MAX_WATCH_LENGTH and a + k <= 1 << 32):
+        raise rsp.RemoteProtocolError(f"bad watchpoint length {k:#x} at {a:#x}")
+    return Point(insert, t, a, k)
 
 
 def parse_insert(rest: bytes) -> Point:
