@@ -73,7 +73,9 @@ class System:
         except Exception as e:  # a bad ELF file, and the like
             raise TargetError(E.ENOEXEC, f"cannot run {argv[0]}: {e}") from None
         self.last_argv = list(argv)
-        p = kern_launch.fork_launcher(self.kernel, argv[0], [a.encode() for a in argv],
+        # Arguments are bytes to the guest: vRun's non-UTF-8 ones come back as they were sent.
+        p = kern_launch.fork_launcher(self.kernel, argv[0],
+                                      [a.encode("utf-8", "surrogateescape") for a in argv],
                                       [e.encode() for e in self.env], uid=uid, gid=uid)
         t = self.open(p.pid, owner, uid=uid, created=True)
         t.expect_exec()

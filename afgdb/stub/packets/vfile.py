@@ -58,7 +58,10 @@ def _err(num: int) -> bytes:
 
 
 def _path(a: bytes) -> str:
-    return rsp.hex_decode(a).decode("utf-8", "surrogateescape")
+    raw = rsp.hex_decode(a)
+    if b"\0" in raw:  # a C string cannot hold one; the host calls refuse it with ValueError
+        raise TargetError(E.EINVAL, "NUL byte in a file name")
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _fileio_stat(sr: os.stat_result) -> bytes:
@@ -77,6 +80,8 @@ def handle_vfile(s: Session, v: VFile) -> Reply:
         return _err(_BY_GUEST.get(e.errno, _EUNKNOWN))
     except OSError as e:
         return _err(_BY_HOST.get(e.errno or 0, _EUNKNOWN))
+    except OverflowError:  # an offset or count beyond what the host call takes
+        return _err(_FILEIO_ERRNO["EINVAL"])
 
 
 def _fd(s: Session, a: bytes) -> int:
