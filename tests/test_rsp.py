@@ -195,6 +195,29 @@ def test_rle_decode_errors_are_bad_packets() -> None:
 def test_client_must_not_rle() -> None:
     with pytest.raises(LocalProtocolError):
         Connection(CLIENT).send_packet(b"0000", rle=True)
+    with pytest.raises(LocalProtocolError):
+        Connection(CLIENT).send_packet(b"0000", zero_runs=True)
+
+
+def test_zero_runs_encode_only_long_runs_of_zeros() -> None:
+    server = Connection(SERVER, ack_mode=False)
+    # 98 zeros are '0' and 97 repeats ('~'); shorter runs and other digits stay literal.
+    assert server.send_packet(b"ab" + b"0" * 200 + b"cd", zero_runs=True)[1:-3] == \
+        b"ab0*~0*~0000cd"
+    assert server.send_packet(b"0" * 97 + b"f" * 200, zero_runs=True)[1:-3] == \
+        b"0" * 97 + b"f" * 200
+    # Escaped bytes around a run: '}' escapes never produce a '0'.
+    payload = b"}" + b"0" * 98 + b"*"
+    frame = server.send_packet(payload, zero_runs=True)
+    assert frame[1:-3] == b"}]0*~}\x0a"
+    assert events(Connection(CLIENT, ack_mode=False), frame) == [Packet(payload)]
+
+
+def test_checksum_of_large_payloads() -> None:
+    # Large payloads take another route than sum(); both must agree at every size.
+    for n in (1023, 1024, 4096, 65519, 65520, 65521, 131072, 200003):
+        for data in (b"\xff" * n, bytes(range(256)) * (n // 256) + b"7" * (n % 256)):
+            assert checksum(data) == sum(data) & 0xFF
 
 
 # ------------------------------------------------------------ acks, naks, resend

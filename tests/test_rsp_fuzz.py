@@ -84,6 +84,19 @@ def test_server_to_client_round_trip(payload: bytes, rle: bool, ack: bool) -> No
 
 
 @fuzz
+@given(payload=payloads, ack=st.booleans())
+def test_zero_runs_round_trip(payload: bytes, ack: bool) -> None:
+    frame = Connection(SERVER, ack_mode=ack).send_packet(payload, zero_runs=True)
+    body = frame[1:-3]
+    assert b"#" not in body and b"$" not in body
+    assert int(frame[-2:], 16) == checksum(body)
+    assert len(body) <= len(escape_binary(payload))
+    client = Connection(CLIENT, ack_mode=ack)
+    client.feed(frame)
+    assert drain(client, 1) == [Packet(payload)]
+
+
+@fuzz
 @given(payload=payloads)
 def test_client_to_server_round_trip(payload: bytes) -> None:
     server = Connection(SERVER)

@@ -164,7 +164,7 @@ class Session:
             out += self.conn.send_packet(self.encode(reply.final))
             return bytes(out)
         assert isinstance(reply, (bytes, ErrorReply))
-        framed = self.conn.send_packet(self.encode(reply), rle=False)
+        framed = self.conn.send_packet(self.encode(reply), zero_runs=True)
         if self.no_ack_pending:
             self.no_ack_pending = False
             self.conn.start_no_ack_mode()
