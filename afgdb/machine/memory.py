@@ -2,7 +2,7 @@
 
 Owns the page frames of every process and the fast lookup tables that
 translated code indexes directly (``R32``/``W32``, ``R8``/``W8``,
-``R16``/``W16``: page number -> view of the frame). A page is present in a
+``R16``/``W16``: page address -> view of the frame). A page is present in a
 fast table only while an access of that kind needs no bookkeeping; every
 other access (first touch, copy-on-write, a write to a page holding
 translated code, a watched page, a fault) misses there and takes the slow
@@ -36,6 +36,11 @@ _ZERO_PAGE = bytes(PAGE_SIZE)
 # lists of 1024 pages): its JIT indexes a list in a few machine instructions but
 # calls out for every dict lookup. CPython is faster with the dicts.
 PAGE_LISTS = sys.implementation.name == "pypy"
+# The Python subscript that finds address a's page in R32/W32 (see PAGE_LISTS).
+# The dicts are keyed by page address, so code that masks an address with
+# 0xFFFFF003 (or 0xFFFFF001) finds no page for a misaligned one: the alignment
+# check costs nothing on the fast path.
+PAGE_INDEX = "[a >> 22][(a >> 12) & 1023]" if PAGE_LISTS else "[a & 0xFFFFF000]"
 _NO_PAGE: array[int] = array("I")  # indexing it raises IndexError: the slow path
 _NO_TABLE: list[array[int]] = [_NO_PAGE] * 1024  # shared; never written
 
@@ -242,34 +247,37 @@ class AddressSpace:
         r = self.find_region(pn << PAGE_SHIFT)
         prot = r.prot if r else 0
         watched = pn in self.watched_pages
+        key = pn << PAGE_SHIFT
         if prot & PROT_READ and not watched:
-            self.R32[pn] = fr.w
-            self.R16[pn] = fr.h
-            self.R8[pn] = fr.b
+            self.R32[key] = fr.w
+            self.R16[key] = fr.h
+            self.R8[key] = fr.b
             if PAGE_LISTS:
                 _dir_set(self.R32L, pn, fr.w)
         else:
             self._unpublish_read(pn)
         if prot & PROT_WRITE and not watched and pn not in self.cow and pn not in self.code_pages:
-            self.W32[pn] = fr.w
-            self.W16[pn] = fr.h
-            self.W8[pn] = fr.b
+            self.W32[key] = fr.w
+            self.W16[key] = fr.h
+            self.W8[key] = fr.b
             if PAGE_LISTS:
                 _dir_set(self.W32L, pn, fr.w)
         else:
             self._unpublish_write(pn)
 
     def _unpublish_read(self, pn: int) -> None:
-        self.R32.pop(pn, None)
-        self.R16.pop(pn, None)
-        self.R8.pop(pn, None)
+        key = pn << PAGE_SHIFT
+        self.R32.pop(key, None)
+        self.R16.pop(key, None)
+        self.R8.pop(key, None)
         if PAGE_LISTS:
             _dir_clear(self.R32L, pn)
 
     def _unpublish_write(self, pn: int) -> None:
-        self.W32.pop(pn, None)
-        self.W16.pop(pn, None)
-        self.W8.pop(pn, None)
+        key = pn << PAGE_SHIFT
+        self.W32.pop(key, None)
+        self.W16.pop(key, None)
+        self.W8.pop(key, None)
         if PAGE_LISTS:
             _dir_clear(self.W32L, pn)
 

@@ -24,7 +24,7 @@ from afgdb.machine.cpu.translate import (
     compile_block,
     compile_region,
 )
-from afgdb.machine.memory import PAGE_SHIFT, AddressSpace, MemFault
+from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace, MemFault
 
 # Why run() returned.
 X_BUDGET = 0  # ran its budget
@@ -70,7 +70,8 @@ class CodeCache:
         # dicts to constants, but looks names up (allocating the key) in plain dicts.
         self.ns: dict[str, object] = types.ModuleType("afgdb_blocks").__dict__
         self.ns.update({
-            "R32": aspace.R32, "W32": aspace.W32, "R16": aspace.R16, "W16": aspace.W16,
+            "R32": aspace.R32L if PAGE_LISTS else aspace.R32,
+            "W32": aspace.W32L if PAGE_LISTS else aspace.W32, "R16": aspace.R16, "W16": aspace.W16,
             "R8": aspace.R8, "W8": aspace.W8, "mem": aspace, "fpu": fpu,
             "__builtins__": __builtins__,
         })

@@ -7,7 +7,7 @@ encodings are reserved with FR=0, so they raise SIGILL), which the masks
 below express by requiring the low bit of those register fields to be 0.
 
 Memory: loads and stores index the fast page tables (``R32``/``W32``) when
-the page is there and fall back to the address space's slow path
+the page is there (a miss raises KeyError or IndexError) and fall back to the address space's slow path
 (``mem.load``/``mem.store``: faults, demand paging, copy-on-write, watched
 pages) otherwise; the two give identical results.
 
@@ -19,6 +19,7 @@ only says which helper each encoding calls.
 from __future__ import annotations
 
 from afgdb.machine.cpu.isa import K_BRANCH, Insn
+from afgdb.machine.memory import PAGE_INDEX
 
 _COP1 = 17 << 26
 _COP1X = 19 << 26
@@ -43,25 +44,27 @@ def _ev(*regs: str) -> int:
 
 
 def _load_word(dst: str) -> str:
-    return ("try:\n    p = R32[a >> 12]\nexcept KeyError:\n"
-            f"    {dst} = mem.load(a, 4)\nelse:\n    {dst} = p[(a & 4095) >> 2]")
+    return (f"try:\n    {dst} = R32{PAGE_INDEX}[(a & 4095) >> 2]\n"
+            f"except (KeyError, IndexError):\n    {dst} = mem.load(a, 4)")
 
 
 def _store_word(src: str) -> str:
-    return ("try:\n    p = W32[a >> 12]\nexcept KeyError:\n"
-            f"    mem.store(a, 4, {src})\nelse:\n    p[(a & 4095) >> 2] = {src}")
+    return (f"try:\n    W32{PAGE_INDEX}[(a & 4095) >> 2] = {src}\n"
+            f"except (KeyError, IndexError):\n    mem.store(a, 4, {src})")
 
 
 def _load_double(reg: str) -> str:
-    return ("f = c.f\ntry:\n    p = R32[a >> 12]\nexcept KeyError:\n"
-            f"    lo = mem.load(a, 4)\n    f[{reg} + 1] = mem.load(a + 4, 4)\n    f[{reg}] = lo\n"
-            f"else:\n    i = (a & 4095) >> 2\n    f[{reg}] = p[i]\n    f[{reg} + 1] = p[i + 1]")
+    return (f"try:\n    p = R32{PAGE_INDEX}\n    i = (a & 4095) >> 2\n    lo = p[i]\n    hi = p[i + 1]\n"
+            "except (KeyError, IndexError):\n    lo = mem.load(a, 4)\n    hi = mem.load(a + 4, 4)\n"
+            f"f = c.f\nf[{reg}] = lo\nf[{reg} + 1] = hi")
 
 
 def _store_double(reg: str) -> str:
-    return ("f = c.f\ntry:\n    p = W32[a >> 12]\nexcept KeyError:\n"
-            f"    mem.store(a, 4, f[{reg}])\n    mem.store(a + 4, 4, f[{reg} + 1])\n"
-            f"else:\n    i = (a & 4095) >> 2\n    p[i] = f[{reg}]\n    p[i + 1] = f[{reg} + 1]")
+    # Aligned to 8, both words share a page: the first write succeeds only if both can.
+    return (f"f = c.f\ntry:\n    p = W32{PAGE_INDEX}\n    i = (a & 4095) >> 2\n"
+            f"    p[i] = f[{reg}]\n    p[i + 1] = f[{reg} + 1]\n"
+            f"except (KeyError, IndexError):\n"
+            f"    mem.store(a, 4, f[{reg}])\n    mem.store(a + 4, 4, f[{reg} + 1])")
 
 
 _ADDR_IMM = "a = (RS + SIMM) & 0xFFFFFFFF\n"

@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from afgdb.machine.cpu import isa
 from afgdb.machine.cpu.isa import K_EXIT, K_JUMP, K_JUMPREG, K_PLAIN, Insn
+from afgdb.machine.memory import PAGE_INDEX
 
 BlockFn = Callable[[list[int], Any, int], int]  # (regs, cpu, limit) -> packed result
 
@@ -161,22 +162,34 @@ class _Emitter:
             return f"a = r[{f['RS']}]"
         return f"a = (r[{f['RS']}] + {f['SIMM']}) & 0xFFFFFFFF"
 
+    @staticmethod
+    def folded_addr(f: dict[str, int]) -> str:
+        """The address unwrapped: the keyed lookup masks it (and checks alignment)."""
+        simm = f["SIMM"] - (1 << 32) if f["SIMM"] & 0x80000000 else f["SIMM"]
+        if f["RS"] == 0:
+            return f"a = {simm & 0xFFFFFFFF}"
+        if simm == 0:
+            return f"a = r[{f['RS']}]"
+        return f"a = r[{f['RS']}] {'-' if simm < 0 else '+'} {abs(simm)}"
+
     def load(self, row: Insn, f: dict[str, int], trap_pc: int, bd: bool) -> str:
         assert row.load is not None
         size, signed = row.load
-        lines = [self.addr(f)]
-        if size > 1:
+        if not self.slow and not WORD_ONLY:
+            lines = [self.folded_addr(f)]
+            val = _FOLDED_LOAD[size]
+        else:
+            lines = [self.addr(f)]
+        if size > 1 and (self.slow or WORD_ONLY):
             ev = (isa.EV_ADEL | (isa.EV_BD if bd else 0)) << 32 | trap_pc
             lines.append(f"if a & {size - 1}:\n    c.badvaddr = a\n    return {ev:#x}")
         if self.slow:
             val = f"mem.load(a, {size})"
-        elif size == 4:
-            val = "R32[a >> 12][(a & 4095) >> 2]"
+        elif WORD_ONLY and size == 4:
+            val = f"R32{PAGE_INDEX}[(a & 4095) >> 2]"
         elif WORD_ONLY:
             mask = 0xFF if size == 1 else 0xFFFF
-            val = f"(R32[a >> 12][(a & 4095) >> 2] >> ((a & 3) << 3)) & {mask}"
-        else:
-            val = "R8[a >> 12][a & 4095]" if size == 1 else "R16[a >> 12][(a & 4095) >> 1]"
+            val = f"(R32{PAGE_INDEX}[(a & 4095) >> 2] >> ((a & 3) << 3)) & {mask}"
         dst = f"r[{f['RT']}]" if f["RT"] else "_"
         if signed and f["RT"]:
             bit, ext = (0x80, 0xFFFFFF00) if size == 1 else (0x8000, 0xFFFF0000)
@@ -187,23 +200,21 @@ class _Emitter:
 
     def store(self, row: Insn, f: dict[str, int], trap_pc: int, bd: bool) -> str:
         size = row.store
+        v = f"r[{f['RT']}]" if f["RT"] else "0"
+        if not self.slow and not WORD_ONLY:
+            return self.folded_addr(f) + "\n" + _FOLDED_STORE[size].format(v=v)
         lines = [self.addr(f)]
         if size > 1:
             ev = (isa.EV_ADES | (isa.EV_BD if bd else 0)) << 32 | trap_pc
             lines.append(f"if a & {size - 1}:\n    c.badvaddr = a\n    return {ev:#x}")
-        v = f"r[{f['RT']}]" if f["RT"] else "0"
         if self.slow:
             lines.append(f"mem.store(a, {size}, {v})")
         elif size == 4:
-            lines.append(f"W32[a >> 12][(a & 4095) >> 2] = {v}")
-        elif WORD_ONLY:
-            mask = 0xFF if size == 1 else 0xFFFF
-            lines.append(f"p = W32[a >> 12]\ni = (a & 4095) >> 2\ns = (a & 3) << 3\n"
-                         f"p[i] = (p[i] & ~({mask} << s)) | (({v} & {mask}) << s)")
-        elif size == 1:
-            lines.append(f"W8[a >> 12][a & 4095] = {v} & 255")
+            lines.append(f"W32{PAGE_INDEX}[(a & 4095) >> 2] = {v}")
         else:
-            lines.append(f"W16[a >> 12][(a & 4095) >> 1] = {v} & 0xFFFF")
+            mask = 0xFF if size == 1 else 0xFFFF
+            lines.append(f"p = W32{PAGE_INDEX}\ni = (a & 4095) >> 2\ns = (a & 3) << 3\n"
+                         f"p[i] = (p[i] & ~({mask} << s)) | (({v} & {mask}) << s)")
         return "\n".join(lines)
 
     def body(self, row: Insn, f: dict[str, int], trap_pc: int, bd: bool) -> str:
@@ -212,6 +223,16 @@ class _Emitter:
         if row.store:
             return self.store(row, f, trap_pc, bd)
         return self.subst(row.sem, f, trap_pc, bd)
+
+
+# CPython's fast loads and stores: the page key keeps the low address bits that
+# must be zero, so a misaligned access misses and the slow path raises it.
+_FOLDED_LOAD = {4: "R32[a & 0xFFFFF003][(a & 4095) >> 2]",
+                2: "R16[a & 0xFFFFF001][(a & 4095) >> 1]",
+                1: "R8[a & 0xFFFFF000][a & 4095]"}
+_FOLDED_STORE = {4: "W32[a & 0xFFFFF003][(a & 4095) >> 2] = {v}",
+                 2: "W16[a & 0xFFFFF001][(a & 4095) >> 1] = {v} & 0xFFFF",
+                 1: "W8[a & 0xFFFFF000][a & 4095] = {v} & 255"}
 
 
 def _fold_cond(cond: str) -> bool | None:
