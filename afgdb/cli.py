@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 from afgdb.machine.kernel.errors import SyscallError
+from afgdb.machine.kernel.files import File
 from afgdb.machine.kernel.kernel import Kernel
 
 
@@ -44,10 +45,19 @@ def cmd_cored(ns: argparse.Namespace) -> int:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
+    from afgdb.machine.kernel import replay
+    from afgdb.machine.kernel.files import HostStream
+
     trace = sys.stderr if ns.trace_syscalls else None
+    stdio: tuple[File, File, File] = (HostStream(0, 0), HostStream(1, 1), HostStream(2, 1))
     try:
-        k = Kernel(ns.root, trace=trace)
-    except FileNotFoundError as e:
+        if ns.record:
+            stdio = replay.record(stdio, open(ns.record, "w"))  # noqa: SIM115 - lives as k
+        elif ns.replay:
+            with open(ns.replay) as log:
+                stdio = replay.replay(log, stdio)
+        k = Kernel(ns.root, trace=trace, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2])
+    except (OSError, ValueError, replay.ReplayError) as e:
         print(f"afgdb: {e}", file=sys.stderr)
         return 2
     from afgdb import socketfamily
@@ -66,8 +76,16 @@ def cmd_run(ns: argparse.Namespace) -> int:
     except SyscallError as e:
         print(f"afgdb: cannot run {ns.program}: {e}", file=sys.stderr)
         return 127
-    status = k.run_until_exit(p)
+    try:
+        status = k.run_until_exit(p)
+    except replay.ReplayError as e:
+        print(f"afgdb: {e}", file=sys.stderr)
+        return 125
     dt = time.perf_counter() - t0
+    if not replay.is_done(stdio[0]):
+        print(f"afgdb: replay: the run ended before its log {ns.replay} did: it diverged",
+              file=sys.stderr)
+        return 125
     if ns.stats:
         n = p.icount()
         impl = f"{platform.python_implementation()} {platform.python_version()}"
@@ -256,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add to the guest environment (repeatable)")
     run.add_argument("-i", "--ignore-environment", action="store_true",
                      help="start the guest with an empty environment (default: PATH, HOME, TERM)")
+    rr = run.add_mutually_exclusive_group()
+    rr.add_argument("--record", metavar="LOG", help="log what the run takes from the host "
+                                                    "(stdin bytes and chunks, isatty, fstat)")
+    rr.add_argument("--replay", metavar="LOG", help="take those from a --record LOG instead: "
+                                                    "the same instruction counts and output")
     run.add_argument("program", help="guest path of the program, e.g. /bin/hello")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
