@@ -19,7 +19,7 @@ per rule)::
     kind = "process"                   # process | kernel
     sink = "file"                      # file | pipeline | http | drop
     directory = "/var/crash"
-    name = "{program}.{pid}.{time}.core"
+    name = "{program}.{pid}.{time}.core"  # taken by another core: name.1, name.2, ...
     max_size = "100M"                  # per-rule size cap
     keep = 10                          # keep the newest N matching files
     rate = "5/60"                      # at most 5 cores per 60 s per program

@@ -9,7 +9,8 @@ is rescanned at start-up, so cores survive a sink outage and a daemon
 restart. A core is removed from the spool only after its sink confirmed
 delivery (at-least-once: a crash between delivery and removal delivers it
 again, under the same id, so a sink named by ``{id}`` keeps one copy; the
-file sink writes through a rename and the HTTP sink sends ``X-Core-Id``).
+file sink keeps one copy whatever the name, and never replaces another
+core's file; the HTTP sink sends ``X-Core-Id``).
 A core's id is derived from its header and content, so a sender that
 hands the same core over twice (it never saw the first answer) gets the
 first id back and the core is kept once. Delivered cores are recorded in

@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import glob
 import gzip
+import hashlib
 import os
 import re
 import shutil
@@ -92,7 +93,7 @@ def _deliver_file(rule: Rule, item: Item) -> str:
                 shutil.copyfileobj(src, dst, CHUNK)
             dst.flush()
             os.fsync(dst.fileno())
-        os.replace(tmp, dest)  # atomic: a reader never sees half a core
+        dest = _place(tmp, dest)
         if item.truncated:
             with open(dest + ".truncated", "w") as f:
                 f.write(f"core cut at {item.meta.get('size')} bytes of "
@@ -106,10 +107,44 @@ def _deliver_file(rule: Rule, item: Item) -> str:
     return dest
 
 
+def _digest(path: str) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.digest()
+
+
+def _place(tmp: str, dest: str) -> str:
+    """Give the finished tmp file the name dest, atomically, never replacing another
+    core: a name two cores render alike (same program, pid and second) gets ``.1``,
+    ``.2``...; a name already holding these very bytes is a redelivery and is kept."""
+    mine = b""
+    for n in range(1000):
+        cand = dest if n == 0 else f"{dest}.{n}"
+        try:
+            os.link(tmp, cand)  # fails if cand exists, unlike rename
+        except FileExistsError:
+            mine = mine or _digest(tmp)
+            if _digest(cand) == mine:
+                os.unlink(tmp)
+                return cand
+            continue
+        except OSError:  # no hard links here: rename, if the name is free
+            if os.path.lexists(cand):
+                continue
+            os.rename(tmp, cand)
+            return cand
+        os.unlink(tmp)
+        return cand
+    raise OSError(f"1000 other cores are named {dest}[.N]")
+
+
 def _rotate(rule: Rule, newest: str) -> None:
     """Keep the newest `keep` files that this rule's name pattern can produce."""
-    pattern = re.sub(r"\{[^{}]*\}", "*", glob.escape(rule.name))
-    files = [p for p in glob.glob(os.path.join(glob.escape(rule.directory), pattern))
+    pattern = os.path.join(glob.escape(rule.directory),
+                           re.sub(r"\{[^{}]*\}", "*", glob.escape(rule.name)))
+    files = [p for p in set(glob.glob(pattern)) | set(glob.glob(pattern + ".[0-9]*"))
              if not p.endswith(".truncated")]
     files.sort(key=lambda p: (os.path.getmtime(p), p == newest))
     assert rule.keep is not None

@@ -236,6 +236,38 @@ def test_hanging_sink_times_out_and_holds_up_only_its_rule(tmp_path: Path,
                    other_rule_latency_s=round(latency, 3))
 
 
+def test_file_names_that_collide_keep_every_core_once(tmp_path: Path, figures: Any) -> None:
+    """Cores that render the same file name (same program and pid: two machines, or a
+    restarted one) are all kept; delivering one core twice (cored killed between the
+    delivery and its journal) keeps it once."""
+    import anyio
+
+    from afgdb.cored.config import load_config
+    from afgdb.cored.sinks import Item, deliver
+
+    cfg = write_config(tmp_path, f'[[rule]]\nsink = "file"\ndirectory = "{tmp_path}/out"\n'
+                       'name = "{program}.{pid}.core"\n')
+    n = 6
+    cores = [os.urandom(5000 + i) for i in range(n)]
+    with running_cored(cfg) as cored:
+        for data in cores:
+            assert send_core(tmp_path / "cored.sock", data, pid=42).startswith("OK ")
+        wait_for(lambda: cored.stats.delivered == n, 20, "deliveries")
+    rule = load_config(str(cfg)).rules[0]
+    core = tmp_path / "again.core"
+    core.write_bytes(cores[2])
+    item = Item("again", str(core), {"program": "synth", "pid": 42})
+    for _ in range(2):
+        anyio.run(deliver, rule, item)
+    kept = [p.read_bytes() for p in (tmp_path / "out").iterdir()]
+    assert sorted(kept) == sorted(cores), [len(k) for k in kept]
+    figures.record(area="cored", what="file names that collide; one core delivered twice",
+                   size=f"{n} cores named synth.42.core, 2 redeliveries of one",
+                   result=f"{len(kept)} files, one per core (name, name.1, ...), 0 duplicates,"
+                          " 0 overwritten",
+                   cores_sent=n, cores_delivered=len(kept), duplicates=len(kept) - n, lost=0)
+
+
 # ------------------------------------------------------------- full disks
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[None]:
