@@ -312,7 +312,7 @@ class ProcessTarget(DebugHooks):
         name = reg.name
         if name == "r0":
             return
-        if name.startswith("r"):
+        if name.startswith("r") and name[1:].isdigit():  # not "restart"
             c.r[int(name[1:])] = value
         elif name == "lo":
             c.r[LO] = value
