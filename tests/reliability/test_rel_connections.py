@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from elftools.elf.elffile import ELFFile
 from gdb_session import ROOT, AfgdbServer
-from rel_hostile import rss_kib
+from rel_hostile import ErrorLog, rss_kib
 from rel_server import Client, InProcessServer, fd_count, ps
 
 from afgdb import rsp
@@ -143,18 +143,18 @@ def _real_work(address: str, main: int) -> dict[str, float]:
 def test_concurrent_sessions_doing_real_work(long_mode: bool, figures: object) -> None:
     sessions = 50 if long_mode else 10
     main = _symbol("/bin/gdbdemo", "main")
-    with AfgdbServer() as srv:
-        pid = srv.proc.pid
-        fds0 = fd_count(pid)
+    with InProcessServer() as srv, ErrorLog() as errors:
+        fds0, tasks0 = fd_count(), srv.tasks()
         t0 = time.monotonic()
         with ThreadPoolExecutor(sessions) as pool:
             results = list(pool.map(lambda _: _real_work(srv.address, main), range(sessions)))
         elapsed = time.monotonic() - t0
-        assert _settle(lambda: fd_count(pid) <= fds0), f"{fd_count(pid) - fds0} fds leaked"
-        fds1 = fd_count(pid)
+        assert _settle(lambda: fd_count() <= fds0), f"{fd_count() - fds0} descriptors leaked"
+        assert _settle(lambda: srv.tasks() <= tasks0), f"{srv.tasks() - tasks0} tasks leaked"
+        fds1, tasks1 = fd_count(), srv.tasks()
         rows = ps(srv.address)
         assert not [r for r in rows if "gdbdemo" in r["command"]], rows
-        assert "Traceback" not in srv.stderr(), srv.stderr()[-3000:]
+        assert not errors.records, errors.records[0]
     longest = max(r["end"] - r["start"] for r in results)
     figures.record(  # type: ignore[attr-defined]
         area="Connection abuse",
@@ -162,9 +162,10 @@ def test_concurrent_sessions_doing_real_work(long_mode: bool, figures: object) -
              "main, continue, g, m, step, z0, vKill",
         size=f"{sessions} sessions at once",
         result=f"all {sessions} completed in {elapsed:.1f} s (slowest session "
-               f"{longest:.1f} s); server fds {fds0} -> {fds1}; no process left",
+               f"{longest:.1f} s); server descriptors {fds0} -> {fds1}, tasks {tasks0} -> "
+               f"{tasks1}; no process left; in-process server",
         sessions=sessions, elapsed_s=round(elapsed, 2), slowest_session_s=round(longest, 2),
-        fds_before=fds0, fds_after=fds1)
+        fds_before=fds0, fds_after=fds1, tasks_before=tasks0, tasks_after=tasks1)
 
 
 def test_a_client_that_never_reads_does_not_stall_the_others(figures: object) -> None:

@@ -83,6 +83,9 @@ FOUND = [
     # A vRun argument that is not UTF-8: UnicodeEncodeError, an internal error.
     # (The peer interrupts a resumed program after a few thousand instructions: T02.)
     (b"vRun;2f62696e2f68656c6c6f;ff80", b"T"),
+    # The restart register (72), which gdb writes with every pc change, was taken for
+    # a general register ("r" + number): ValueError, an internal error.
+    (b"P48=00000000", b"OK"),
     # A range step over the whole address space ran 100 000 single steps in one packet
     # (2 s during which no connection was served); now at most 10 000.
     (b"vCont;r0,ffffffff", b""),
