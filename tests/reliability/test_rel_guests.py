@@ -191,7 +191,7 @@ def test_thread_bomb(long_mode: bool, figures) -> None:  # type: ignore[no-untyp
         threads = int(r.out.split()[1].rstrip(","))
         assert threads == cap - 1, r.out  # the main thread is the first LWP
         check_machine(r)
-    figures.record(area="Hostile guests", what="thread bomb (64 KiB stacks)",
+    figures.record(area="Hostile guests", what="thread bomb (128 KiB stacks)",
                    size=f"machine cap {cap} threads",
                    result=f"pthread_create: EAGAIN after {threads} threads, joins and "
                           "creates again, 0 host exceptions", threads=threads,
@@ -290,7 +290,7 @@ def test_self_modifying_code(figures) -> None:  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------ syscalls
 def test_syscall_fuzzer(long_mode: bool, figures) -> None:  # type: ignore[no-untyped-def]
     seeds = [1, 2, 3, 4] if long_mode else [1]
-    sets = 50 if long_mode else 5
+    sets = 50 if long_mode else 10
     killed = timeouts = calls = 0
     seconds = 0.0
     with fresh_root() as root:

@@ -164,11 +164,11 @@ def check_nfile(k: Kernel) -> None:
 def charge_cpu(k: Kernel, p: Proc, ns_per_insn: int) -> None:
     """After a slice of p: RLIMIT_CPU on virtual time (SIGXCPU past soft, SIGKILL at hard)."""
     cur, mx = p.rlimits[RLIMIT_CPU]
-    if cur == RLIM_INFINITY and mx == RLIM_INFINITY:
+    if (cur == RLIM_INFINITY and mx == RLIM_INFINITY) or not p.alive:
         return
     secs = p.icount() * ns_per_insn // 1_000_000_000
     if secs >= mx:
-        signals.kill_process(k, p, signals.SIGKILL)
+        signals.post_proc(k, p, signals.SIGKILL, signals.SI_KERNEL)
     elif secs >= cur and secs > p.xcpu_at:
         p.xcpu_at = secs  # Linux repeats SIGXCPU once a second until the hard limit
         signals.post_proc(k, p, signals.SIGXCPU, signals.SI_KERNEL)

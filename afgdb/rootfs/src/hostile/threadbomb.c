@@ -1,4 +1,4 @@
-/* threadbomb: creates threads (64 KiB stacks) that all wait on one
+/* threadbomb: creates threads (128 KiB stacks, MIPS's PTHREAD_STACK_MIN) that all wait on one
  * condition, until pthread_create fails; prints how many and the error,
  * releases and joins them, then shows that a new thread can be made. */
 #define _GNU_SOURCE
@@ -26,7 +26,8 @@ int main(int argc, char **argv)
     pthread_t *ts = calloc((size_t)max, sizeof *ts);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
+    if (pthread_attr_setstacksize(&attr, 128 * 1024) != 0)
+        return 2; /* else every thread would map 8 MiB and fill the address space first */
     int n = 0, err = 0;
     while (n < max) {
         err = pthread_create(&ts[n], &attr, waiter, NULL);
