@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
-PROGRAMS = [("cpubound", ["8"]), ("fib", ["27"])]
+PROGRAMS = [("cpubound", ["8"]), ("fib", ["27"]), ("libcheavy", ["4"])]
 
 
 def interpreters() -> list[tuple[str, list[str]]]:
