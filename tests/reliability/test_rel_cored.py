@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cored import running_cored, send_core, wait_for, write_config
+from test_cored import guest_crash, running_cored, send_core, wait_for, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = ("hang", "reset", "500")
@@ -325,7 +325,12 @@ def test_full_disks_refuse_loudly_and_lose_nothing(tmp_path: Path, long_mode: bo
 
             settle()
             for pid, data in kept.items():  # and hands it over again once there is room
-                reply = send_core(sock, data, pid=pid)
+                for _ in range(20):
+                    reply = send_core(sock, data, pid=pid)
+                    if not reply.startswith("ERR spool: No space left"):
+                        break
+                    refused.append(reply)
+                    settle()
                 assert reply.startswith("OK "), reply
                 sent[reply.split()[1]] = data
             settle()
@@ -336,6 +341,10 @@ def test_full_disks_refuse_loudly_and_lose_nothing(tmp_path: Path, long_mode: bo
             assert cored.reload()
             big = send_core(sock, os.urandom(50_000), pid=9999)
             assert cored.stats.refused == len(refused) + 1
+            # The machine, refused the same way, says why and keeps the core itself.
+            groot, gpid, logs = guest_crash(tmp_path, sock)
+            assert any("cored refused the core: ERR spool full" in m for m in logs), logs
+            assert (groot / f"core.{gpid}").read_bytes()[:4] == b"\x7fELF"
         assert big.startswith("ERR spool full"), big
     assert enospc > 0, "the file sink's disk never filled"
     assert refused and all(r.startswith("ERR spool: No space left on device") for r in refused)
@@ -345,8 +354,9 @@ def test_full_disks_refuse_loudly_and_lose_nothing(tmp_path: Path, long_mode: bo
         area="cored", what="full disks: file sink on a 256 KiB tmpfs, spool on a 400 KiB tmpfs, "
                            "spool_max",
         size=f"{n} cores of up to 120 KB (mount -t tmpfs)",
-        result=f"{len(refused)} refused with ERR (spool disk full) and handed over again "
-               f"later, 1 refused (spool_max); {enospc} ENOSPC retries at the sink; "
+        result=f"{len(refused)} handovers refused with ERR (spool disk full), each core handed over again "
+               f"later; 1 refused (spool_max), and a guest crash refused the same way kept "
+               f"its core as a file; {enospc} ENOSPC retries at the sink; "
                f"{delivered} delivered once, {dups} duplicates, {lost} lost",
         cores_sent=n + 1, faults_injected=enospc + len(refused) + 1, cores_delivered=delivered,
         refused_loudly=len(refused) + 1, duplicates=dups, lost=lost)
