@@ -21,15 +21,17 @@ mode counts with a block hook (a Python call per translated block) and
 ends a slice only at a block start, as the block engine does. Breakpoints
 are code hooks bounded to their address; watchpoints drop the access
 permission of the watched pages so that an access faults precisely
-(before it happens) and a non-matching access on the page is let through.
+(before it happens); an access to other bytes of such a page runs on the
+reference interpreter.
 ``mode="sliced"`` drops the block hook and slices with ``count``: the
 speed Unicorn has with no per-block Python, at the price of inexact counts.
 
-Not covered: FPU exceptions and other traps are reported (the pc is found
-by decoding the block), but address-error traps on unaligned accesses are
-not told apart from other events; threads work (registers are swapped per
-run), fork and exec work through the per-run page check; system mode does
-not.
+Covered: user processes, threads (registers are swapped per run), fork
+and exec (through the per-run page check), breakpoints, watchpoints, single
+steps. Traps other than syscall leave Unicorn's pc at the exception vector:
+the trapping instruction is found by decoding the block. Not covered: the
+LL bit is shared by the threads of a process; system mode. Known gap:
+libcheavy's count is 31 above the block engine's (docs/benchmarks.md).
 """
 
 from __future__ import annotations
