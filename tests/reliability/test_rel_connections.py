@@ -68,9 +68,11 @@ def test_clients_that_vanish_mid_packet_mid_reply_and_while_running(
             c = Client(srv.address)
             if kind == "mid-packet":
                 c.sock.sendall(b"$qSupported:multipro")
-            elif kind == "mid-reply":  # a reply bigger than the socket buffers, never read
-                c.send(b"qXfer:osdata:read:processes:0,fffff")
-                c.send(b"qXfer:features:read:target.xml:0,fffff")
+            elif kind == "mid-reply":  # replies far bigger than the socket buffers, unread
+                c.ask(b"qSupported:multiprocess+")
+                c.send(b"vRun;" + rsp.hex_encode(b"/bin/gdbdemo"))
+                c.reply()
+                c.sock.sendall(c.conn.send_packet(b"m400000,10000") * 100)  # 12.8 MB
             elif kind == "running (vRun)":
                 c.ask(b"qSupported:multiprocess+")
                 c.send(b"vRun;" + rsp.hex_encode(b"/bin/loop"))
@@ -97,6 +99,7 @@ def test_clients_that_vanish_mid_packet_mid_reply_and_while_running(
         # What vanished clients started was killed; what they attached runs on, free.
         assert [r["pid"] for r in loops] == [str(free)], rows
         assert loops[0]["state"] == "running" and loops[0]["debugger"] == "-", loops
+        assert not [r for r in rows if "gdbdemo" in r["command"]], rows
         stopped = [r for r in rows if r["state"] == "stopped"]
         assert not stopped, stopped
     figures.record(  # type: ignore[attr-defined]
