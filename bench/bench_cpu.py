@@ -4,8 +4,10 @@ Runs the same CPU-bound guest programs under each engine in one run and
 prints whole-process wall time, millions of guest instructions per second
 over that wall time and over the run alone (afgdb's --stats: without the
 interpreter's start-up), and each engine's wall time relative to
-qemu-mipsel. The instruction count is afgdb's own: the programs are
-deterministic, so qemu executes the same instructions.
+qemu-mipsel, and the block engine's run rate over the reference
+interpreter's (``--engine interp``, run once on a smaller input). The
+instruction count is afgdb's own: the programs are deterministic, so qemu
+executes the same instructions.
 
     python bench/bench_cpu.py [--rounds N]
 """
@@ -24,6 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
 PROGRAMS = [("cpubound", ["8"]), ("fib", ["27"]), ("libcheavy", ["4"])]
+# The reference interpreter runs the same programs smaller (its rate does not
+# depend on the size: no JIT, no translation to amortize).
+INTERP_ARGS = {"cpubound": ["1"], "fib": ["22"], "libcheavy": ["1"]}
 
 
 def interpreters() -> list[tuple[str, list[str]]]:
@@ -35,10 +40,12 @@ def interpreters() -> list[tuple[str, list[str]]]:
     return out
 
 
-def run_afgdb(python: list[str], prog: str, args: list[str]) -> tuple[float, int, str, float]:
+def run_afgdb(python: list[str], prog: str, args: list[str],
+              engine: str = "block") -> tuple[float, int, str, float]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t0 = time.perf_counter()
-    p = subprocess.run(python + ["-m", "afgdb", "run", "--stats", f"/bin/{prog}", *args],
+    p = subprocess.run(python + ["-m", "afgdb", "run", "--stats", "--engine", engine,
+                                 f"/bin/{prog}", *args],
                        capture_output=True, env=env, check=False)
     dt = time.perf_counter() - t0
     m = re.search(rb"afgdb: (\d+) instructions in ([0-9.]+) s", p.stderr)
@@ -62,8 +69,10 @@ def main() -> int:
         print("qemu-mipsel not found (apt-get install qemu-user)", file=sys.stderr)
         return 2
     print(f"{'program':<14}{'engine':<16}{'wall s':>9}{'MIPS':>8}{'run MIPS':>10}"
-          f"{'x qemu time':>13}")
+          f"{'x qemu time':>13}{'x interp':>10}")
     for prog, args in PROGRAMS:
+        _, n_interp, _, s_interp = run_afgdb([sys.executable], prog, INTERP_ARGS[prog], "interp")
+        interp_mips = n_interp / s_interp / 1e6
         rows: dict[str, list[float]] = {}
         inside: dict[str, list[float]] = {}
         icount = 0
@@ -84,7 +93,11 @@ def main() -> int:
             med = sorted(times)[len(times) // 2]
             ins = sorted(inside.get(name, times))[len(times) // 2]
             print(f"{label:<14}{name:<16}{med:>9.3f}{icount / med / 1e6:>8.1f}"
-                  f"{icount / ins / 1e6:>10.1f}{med / q:>13.1f}")
+                  f"{icount / ins / 1e6:>10.1f}{med / q:>13.1f}"
+                  f"{icount / ins / 1e6 / interp_mips:>10.1f}")
+        small = f"{prog} {' '.join(INTERP_ARGS[prog])}"
+        print(f"{small:<14}{'interp/CPython':<16}{'':>9}{'':>8}{interp_mips:>10.2f}{'':>13}"
+              f"{1.0:>10.1f}")
     return 0
 
 

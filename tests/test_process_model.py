@@ -109,10 +109,14 @@ def _program(name: str) -> Program:
     return next(p for p in PM if p.name == name)
 
 
-def _icounts(program: Program) -> list[tuple[int, dict[int, int]]]:
+def _icounts(program: Program, engine: str = "block") -> list[tuple[int, dict[int, int]]]:
     with fresh_root() as root:
         out = PipeOut(1)
         k = Kernel(str(root), stdout=out, stderr=out, stdin=PipeOut(0))
+        if engine == "interp":
+            from afgdb.machine.cpu import interp
+
+            k.cpu_run = interp.run
         seen: list[tuple[int, dict[int, int]]] = []
         k.on_proc_exit.append(lambda p: seen.append((p.pid, ps.lwp_icounts(p))))
         p = k.spawn(program.guest_path, list(program.argv), [])
@@ -128,6 +132,18 @@ def test_determinism_of_threads() -> None:
     assert first == second
     (_pid, lwps), = first
     assert len(lwps) == 9 and all(n > 0 for n in lwps.values())
+
+
+@pytest.mark.skipif(sys.implementation.name == "pypy", reason="the interpreter is the CPython reference")
+def test_engines_interleave_identically(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices end on their budget exactly (inside a block or a region if need be), so the
+    block engine and the reference interpreter schedule 8 threads the same way, down to
+    each LWP's instruction count. A short odd quantum makes most slices end mid-block."""
+    from afgdb.machine.kernel import kernel
+
+    monkeypatch.setattr(kernel, "SLICE", 997)
+    prog = _program("pm_threads8")
+    assert _icounts(prog, "block") == _icounts(prog, "interp")
 
 
 def test_determinism_of_processes() -> None:

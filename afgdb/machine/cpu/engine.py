@@ -114,6 +114,18 @@ class CodeCache:
             return region
         return b
 
+    def short_block(self, pc: int, max_insns: int) -> Block:
+        """A single block of at most max_insns (a unit more for a branch's delay slot):
+        never a region, which could stop before running anything."""
+        if max_insns >= MAX_BLOCK:
+            b = self.blocks.get(pc)
+            if b is not None and not b.region:
+                return b
+            b = self.cold.get(pc)
+            if b is not None:
+                return b
+        return self._compile(pc, False, max_insns)
+
     def _compile(self, pc: int, slow: bool, max_insns: int) -> Block:
         b = compile_block(self._fetch, pc, self.ns, slow=slow, max_insns=max_insns,
                           stop_at=self.breakpoints, page_key=self._page_key(pc >> PAGE_SHIFT))
@@ -223,10 +235,14 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                         c.icount += done
                         c.pc = pc
                         return Exit(X_BREAKPOINT, pc)
-                    b = cache.block(pc, max_insns=1) if step else blocks.get(pc)
-                    if b is None:
-                        b = cache.block(pc)
-                    nxt = b.fn(r, c, budget - done)
+                    left = budget - done
+                    if step or left <= MAX_BLOCK:
+                        b = cache.short_block(pc, 1 if step else left)
+                    else:
+                        b = blocks.get(pc)
+                        if b is None:
+                            b = cache.block(pc)
+                    nxt = b.fn(r, c, left - MAX_BLOCK)
                     done += nxt >> COUNT_SHIFT
                     if nxt & EVENT_MASK:
                         break
@@ -234,16 +250,28 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                     if step:
                         budget = 0
             else:
-                # The hot loop: look up, call, count.
-                while done < budget:
+                # The hot loop: look up, call, count. A unit given lim stops before
+                # running past it by more than a block, so MAX_BLOCK are left over.
+                lim = budget - MAX_BLOCK
+                while done < lim:
                     b = blocks.get(pc)
                     if b is None:
                         b = cache.block(pc)
-                    nxt = b.fn(r, c, budget - done)
+                    nxt = b.fn(r, c, lim - done)
                     done += nxt >> COUNT_SHIFT
                     if nxt & EVENT_MASK:
                         break
                     pc = nxt & 0xFFFFFFFF
+                if not nxt & EVENT_MASK:
+                    # The last few: blocks cut to what is left, so the slice ends on
+                    # its budget exactly (a branch and its delay slot are one unit).
+                    while done < budget:
+                        b = cache.short_block(pc, budget - done)
+                        nxt = b.fn(r, c, 0)
+                        done += nxt >> COUNT_SHIFT
+                        if nxt & EVENT_MASK:
+                            break
+                        pc = nxt & 0xFFFFFFFF
             if done >= budget and not nxt & EVENT_MASK:
                 c.icount += done
                 c.pc = pc

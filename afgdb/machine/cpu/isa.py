@@ -282,7 +282,7 @@ def _rows() -> list[Insn]:
     add("sc", _op(56), "RT, SIMM(RS)",
         "a = (RS + SIMM) & 0xFFFFFFFF\nif a & 3:\n    c.badvaddr = a\n    TRAP(EV_ADES)\n"
         "if c.llbit:\n    mem.store(a, 4, RT)\n    c.llbit = 0\n    RT = 1\nelse:\n    RT = 0")
-    add("cache", _op(47), "SA, SIMM(RS)", "pass")
+    add("cache", _op(47), "SA, SIMM(RS)", "c.cache_op()")
     add("pref", _op(51), "SA, SIMM(RS)", "pass")
     return rows
 

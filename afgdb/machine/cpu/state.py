@@ -64,3 +64,6 @@ class CPU:
 
     def cp0_di(self, enable: int) -> int:
         raise CoprocessorUnusable("di/ei in user mode")
+
+    def cache_op(self) -> None:
+        raise CoprocessorUnusable("cache in user mode")  # privileged: SIGILL, as on Linux

@@ -210,6 +210,9 @@ class SysCPU(CPU):
             return
         self.other[(reg, sel)] = value
 
+    def cache_op(self) -> None:
+        self._privileged("cache")  # caches are not modelled: a no-op in kernel mode
+
     def cp0_di(self, enable: int) -> int:
         self._privileged("di/ei")
         old = self.status

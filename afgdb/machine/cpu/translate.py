@@ -73,6 +73,7 @@ class BlockSource:
     ds: list[int]  # indices of instructions that are delay slots
     pages: set[int]
     succ: list[int]  # pcs it may go to next that are known statically
+    local: tuple[list[str], set[int], set[int]] | None = None  # see _local_body
 
 
 @dataclass
@@ -235,6 +236,46 @@ _FOLDED_STORE = {4: "W32[a & 0xFFFFF003][(a & 4095) >> 2] = {v}",
                  1: "W8[a & 0xFFFFF000][a & 4095] = {v} & 255"}
 
 
+_TOP_ASSIGN = re.compile(r"^    (r\[(\d+)\]|a) = (.*)$")
+_CONST_EXPR = re.compile(r"^[0-9a-fA-Fx()+\-*&|^~<> ]*$")
+
+
+def _fold_constants(body: list[str]) -> list[str]:
+    """Propagate and fold registers whose values the block itself set to constants
+    (lui+ori/addiu pairs, li, move from $zero): one assignment of the result, no
+    arithmetic at run time. Only straight-line top-level statements are folded;
+    a register assigned anywhere else stops being known."""
+    known: dict[str, int] = {}
+    out: list[str] = []
+    for line in body:
+        m = _TOP_ASSIGN.match(line)
+        if m:
+            target, reg, expr = m.groups()
+            for name, value in known.items():
+                expr = expr.replace(name, str(value))
+            expr = re.sub(r"\b(r\[\d+\]|\d+) \| 0\b", r"\1", expr)
+            if reg is not None:
+                known.pop(target, None)
+                if _CONST_EXPR.match(expr):
+                    try:
+                        folded: object = eval(expr, {"__builtins__": {}}, {})  # noqa: S307 - digits and operators only
+                    except Exception:
+                        folded = None
+                    if isinstance(folded, int) and 0 <= folded <= 0xFFFFFFFF:
+                        known[target] = folded
+                        expr = str(folded)
+            if reg is not None and out and _TOP_ASSIGN.match(out[-1]) and \
+                    out[-1].startswith(f"    {target} = ") and target not in expr and \
+                    _CONST_EXPR.match(out[-1].split(" = ", 1)[1]):
+                out[-1] = "    pass"  # a constant overwritten at once (lui before addiu)
+            out.append(f"    {target} = {expr}")
+            continue
+        for reg in re.findall(r"\br\[(\d+)\] = ", line):
+            known.pop(f"r[{reg}]", None)
+        out.append(line)
+    return out
+
+
 def _fold_cond(cond: str) -> bool | None:
     """A branch condition whose operands are all constants ($zero) folds at translation."""
     if re.search(r"r\[", cond):
@@ -295,7 +336,7 @@ def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
         em.ds.append(len(em.lines) - 1)
         count += 1
         break
-    return BlockSource(pc, count, em.out, [m - 2 for m in em.lines], em.ds, pages,
+    return BlockSource(pc, count, _fold_constants(em.out), [m - 2 for m in em.lines], em.ds, pages,
                        [s & 0xFFFFFFFF for s in succ])
 
 
@@ -303,19 +344,38 @@ _REG_REF = re.compile(r"\br\[(\d+)\]")
 _REG_SET = re.compile(r"^\s*r(\d+) = ", re.M)
 _NEXT = re.compile(r"^(\s*)NEXT (.*)$")
 _EVENT = re.compile(r"^(\s*)return (0x[0-9a-f]+)$")
-_SEP = "\n#block\n"
+_LOCAL = re.compile(r"\br(\d+)\b")
 _TEMP = re.compile(r"^\s*(?!r\d+\b)([A-Za-z_]\w*) = ", re.M)
 _COND = re.compile(r"^(0x[0-9a-f]+) if b else (0x[0-9a-f]+)$")
 
 
-def _registers(text: str) -> tuple[str, str, str]:
-    """Text with r[N] as locals rN, and the statements that load and store them."""
-    text = _REG_REF.sub(r"r\1", text)
-    used = sorted({int(n) for n in re.findall(r"\br(\d+)\b", text)})
-    written = sorted({int(n) for n in _REG_SET.findall(text)})
-    load = "; ".join(f"r{n} = r[{n}]" for n in used) or "pass"
-    store = "; ".join(f"r[{n}] = r{n}" for n in written)
-    return text, load, store
+def _local_body(bs: BlockSource) -> tuple[list[str], set[int], set[int]]:
+    """bs's body with r[N] as locals rN, and the registers it uses and assigns
+    (worked out once per block: regions share blocks)."""
+    if bs.local is None:
+        text = _REG_REF.sub(_as_local, "\n".join(bs.body))
+        bs.local = (text.split("\n"), {int(n) for n in _LOCAL.findall(text)},
+                    {int(n) for n in _REG_SET.findall(text)})
+    return bs.local
+
+
+def _as_local(m: re.Match[str]) -> str:
+    return "r" + m.group(1)
+
+
+def _registers(blocks: list[BlockSource]) -> tuple[list[list[str]], str, str]:
+    """Bodies with r[N] as locals rN, and the statements that load and store them."""
+    bodies: list[list[str]] = []
+    used: set[int] = set()
+    written: set[int] = set()
+    for bs in blocks:
+        body, u, w = _local_body(bs)
+        bodies.append(body)
+        used |= u
+        written |= w
+    load = "; ".join(f"r{n} = r[{n}]" for n in sorted(used)) or "pass"
+    store = "; ".join(f"r[{n}] = r{n}" for n in sorted(written))
+    return bodies, load, store
 
 
 def _event_count(bs: BlockSource, value: int) -> int:
@@ -336,7 +396,8 @@ def wrap_block(bs: BlockSource) -> tuple[str, list[int]]:
     PyPy 3.9 reports wrong line numbers for exceptions inside try/finally, and
     the engine maps faults by line.)
     """
-    text, load, store = _registers("\n".join(bs.body))
+    bodies, load, store = _registers([bs])
+    text = "\n".join(bodies[0])
     out: list[str] = []
     where: list[int] = []  # body line -> its index in out
     done = bs.length << COUNT_SHIFT
@@ -378,23 +439,24 @@ def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
     of ``blocks`` and their instructions).
     """
     if REGS_IN_LIST:
-        text, load, store = _SEP.join("\n".join(b.body) for b in blocks), "pass", ""
+        bodies, load, store = [b.body for b in blocks], "pass", ""
     else:
-        text, load, store = _registers(_SEP.join("\n".join(b.body) for b in blocks))
-    bodies = [t.split("\n") for t in text.split(_SEP)]
+        bodies, load, store = _registers(blocks)
     order = sorted(range(len(blocks)), key=lambda i: blocks[i].start)
-    # Temporaries are reset to 0 when a block ends so every pass round the loop
-    # holds the same kinds of values: PyPy's JIT then keeps them unboxed across
-    # its bridges instead of allocating an int object per temporary per block.
-    temps = [sorted(set(_TEMP.findall("\n".join(b))) - {"n_", "pc_"}) for b in bodies]
+    # Under PyPy temporaries are reset to 0 when a block ends so every pass round
+    # the loop holds the same kinds of values: its JIT then keeps them unboxed
+    # across bridges instead of allocating an int object per temporary per block.
+    temps = [sorted(set(_TEMP.findall("\n".join(b))) - {"n_", "pc_"}) if WORD_ONLY else []
+             for b in bodies]
     every = sorted({t for ts in temps for t in ts})
     out: list[str] = []
-    first_line: dict[int, int] = {}  # block index -> its first line in out
+    where: dict[int, list[int]] = {}  # block index -> where each body line starts in out
 
     def emit_block(i: int, pad: str) -> None:
         bs = blocks[i]
-        first_line[i] = len(out)
+        starts = where[i] = []
         for line in bodies[i]:
+            starts.append(len(out))
             m = _NEXT.match(line)
             e = _EVENT.match(line)
             if m:
@@ -438,27 +500,8 @@ def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
     tail += ["        c.rdone = n_", "        raise", ""]
     src = "\n".join(head + out + tail)
     base = len(head) + 1  # 1-based line numbers
-    lines: list[int] = []
-    for i, bs in enumerate(blocks):
-        # The body's lines map one to one until a NEXT/return line, which
-        # expands; instruction marks precede those, except within a branch's
-        # last lines, so count expansions before each mark.
-        lines += [base + first_line[i] + _expanded_offset(bodies[i], m, bool(store))
-                  for m in bs.marks]
+    lines = [base + where[i][m] for i, bs in enumerate(blocks) for m in bs.marks]
     return src, lines
-
-
-def _expanded_offset(body: list[str], mark: int, store: bool) -> int:
-    """Where body line `mark` lands once wrap_region has expanded the lines before it."""
-    off = 0
-    for line in body[:mark]:
-        if _NEXT.match(line):
-            off += 3
-        elif _EVENT.match(line):
-            off += 2 if store else 1
-        else:
-            off += 1
-    return off
 
 
 def _branch(em: _Emitter, fetch: Callable[[int], int], row: Insn, f: dict[str, int],
@@ -655,7 +698,7 @@ def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, obj
         if hit is not None:
             fetch(pc)  # still check that pc is executable here
             return _bind(hit, namespace)
-    bs = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
+    bs = _source_of(fetch, pc, page_key, stop_at, slow=slow, max_insns=max_insns)
     src, lines = wrap_block(bs)
     t = _unit(pc, bs.length, _store.get(src, page_key or f"{page:05x}"), lines, [bs], False)
     if key is not None and t.pages == (page,):  # blocks reading the next page are not reused
@@ -663,6 +706,30 @@ def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, obj
             _translations.clear()
         _translations[key] = t
     return _bind(t, namespace)
+
+
+# (page key, pc, slow, max_insns) -> the block's source, for blocks within one page:
+# regions overlap and share most of their blocks.
+_sources: dict[tuple[str, int, bool, int], BlockSource] = {}
+
+
+def _source_of(fetch: Callable[[int], int], pc: int, page_key: str,
+               stop_at: frozenset[int] | set[int], *, slow: bool = False,
+               max_insns: int = MAX_BLOCK) -> BlockSource:
+    page = pc >> 12
+    if not page_key or any((bp >> 12) in (page, page + 1) for bp in stop_at):
+        return generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
+    key = (page_key, pc, slow, max_insns)
+    bs = _sources.get(key)
+    if bs is None:
+        bs = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
+        if bs.pages == {page}:
+            if len(_sources) >= _TRANSLATIONS_LIMIT:
+                _sources.clear()
+            _sources[key] = bs
+    else:
+        fetch(pc)  # still check that pc is executable here
+    return bs
 
 
 REGION_BLOCKS = 32  # most blocks in one region
@@ -685,7 +752,7 @@ def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str,
                     not any(bp >> 12 in keys for bp in stop_at):
                 fetch(entry)
                 return _bind(t, namespace)
-    blocks = [generate(fetch, entry, stop_at=stop_at)]
+    blocks = [_source_of(fetch, entry, key[0], stop_at)]
     seen = {entry}
     insns = blocks[0].length
     i = 0
@@ -695,7 +762,7 @@ def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str,
                 continue
             seen.add(nxt)
             try:
-                bs = generate(fetch, nxt, stop_at=stop_at)
+                bs = _source_of(fetch, nxt, page_key(nxt >> 12), stop_at)
             except Exception:
                 continue  # not executable (yet): leaving the region there is the outer loop's job
             blocks.append(bs)
