@@ -447,15 +447,33 @@ class AddressSpace:
             regions=[Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
                      for r in self.regions],
             brk_start=self.brk_start, brk=self.brk, mmap_base=self.mmap_base, pool=self.pool)
-        for pn, fr in self.frames.items():
+        frames = self.frames
+        for fr in frames.values():
             fr.refs += 1
-            child.frames[pn] = fr
-            self.cow.add(pn)
-            child.cow.add(pn)
-        for pn in self.frames:
-            self._publish(pn)
-            child._publish(pn)
+        child.frames = dict(frames)
+        child.cow = set(frames)
+        self.cow.update(frames)
+        # Every page is now copy-on-write, so neither side may write through the fast
+        # tables; the child reads what the parent reads, plus the parent's watched pages.
+        # Whole-table copies: a page-by-page _publish costs a region lookup per page.
+        self._unpublish_all_writes()
+        child.R32.update(self.R32)
+        child.R16.update(self.R16)
+        child.R8.update(self.R8)
+        if PAGE_LISTS:
+            child.R32L[:] = [t if t is _NO_TABLE else list(t) for t in self.R32L]
+        for pn in self.watched_pages:
+            if pn in frames:
+                child._publish(pn)
         return child
+
+    def _unpublish_all_writes(self) -> None:
+        # Cleared in place: translated code holds these very tables.
+        self.W32.clear()
+        self.W16.clear()
+        self.W8.clear()
+        if PAGE_LISTS:
+            self.W32L[:] = page_directory()
 
     def release(self) -> None:
         """Drop every frame (exit or exec)."""

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import TYPE_CHECKING
 
 from afgdb.machine.cpu.engine import CodeCache
 from afgdb.machine.cpu.state import CPU
-from afgdb.machine.kernel import kern_exec, kern_nospawn, sigframe
+from afgdb.machine.kernel import image_cache, kern_exec, kern_nospawn
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import NoReturn, SyscallError
 from afgdb.machine.kernel.proc import SigAction
 from afgdb.machine.kernel.uaccess import copyin_u32, copyinstr
-from afgdb.machine.memory import AddressSpace, MemFault, OutOfMemory
+from afgdb.machine.memory import MemFault, OutOfMemory
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
@@ -22,18 +23,25 @@ ARG_MAX = 128 * 1024
 MAX_EXEC_SIZE = 64 << 20
 
 
-def read_program(k: Kernel, cwd: str, path: str) -> tuple[str, bytes]:
-    """(guest path, file bytes) of an executable, with execve's errors."""
+def _check_program(k: Kernel, cwd: str, path: str) -> tuple[str, str, os.stat_result]:
+    """(guest path, host path, stat) of an executable, with execve's errors."""
     guest = k.vfs.resolve(path, cwd, must_exist=True)
     host = k.vfs.host(guest)
-    if os.path.isdir(host):
-        raise SyscallError(E.EACCES, f"{guest} is a directory")
-    if not os.access(host, os.X_OK):
-        raise SyscallError(E.EACCES, f"{guest} is not executable")
     try:
-        size = os.path.getsize(host)
-        if size > MAX_EXEC_SIZE:
-            raise SyscallError(E.E2BIG if hasattr(E, "E2BIG") else E.ENOMEM, "program too large")
+        st = os.stat(host)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise SyscallError(E.EACCES, f"{guest} is a directory")
+    if st is None or not os.access(host, os.X_OK):
+        raise SyscallError(E.EACCES, f"{guest} is not executable")
+    if st.st_size > MAX_EXEC_SIZE:
+        raise SyscallError(E.E2BIG if hasattr(E, "E2BIG") else E.ENOMEM, "program too large")
+    return guest, host, st
+
+
+def _read(guest: str, host: str) -> bytes:
+    try:
         with open(host, "rb") as fh:
             data = fh.read()
     except OSError as e:
@@ -41,22 +49,38 @@ def read_program(k: Kernel, cwd: str, path: str) -> tuple[str, bytes]:
     if data[:2] == b"#!":
         raise kern_exec.ExecFormatError("interpreter scripts (#!) are not supported; "
                                         "run the interpreter with the script as argument")
-    return guest, data
+    return data
+
+
+def read_program(k: Kernel, cwd: str, path: str) -> tuple[str, bytes]:
+    """(guest path, file bytes) of an executable, with execve's errors."""
+    guest, host, _st = _check_program(k, cwd, path)
+    return guest, _read(guest, host)
+
+
+def open_image(k: Kernel, cwd: str, path: str) -> tuple[str, image_cache.CachedImage]:
+    """(guest path, checked and loaded image) of an executable, with execve's errors;
+    the file is read and parsed only the first time this version of it is run."""
+    guest, host, st = _check_program(k, cwd, path)
+    version = image_cache.file_version(host, st)
+    entry = image_cache.lookup(k, version)
+    if entry is None:
+        data = _read(guest, host)
+        entry = image_cache.add(k, version, data, kern_exec.parse(data), guest)
+    return guest, entry
 
 
 def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]) -> None:
     """Load path into t's process; on success t is the only LWP, at the entry point."""
     p = t.proc
-    guest, data = read_program(k, p.cwd, path)
-    img = kern_exec.parse(data)
+    guest, entry = open_image(k, p.cwd, path)
+    img = entry.img
     if sum(len(a) + 1 for a in argv + envp) > ARG_MAX:
         raise SyscallError(getattr(E, "E2BIG", 7))
     # Point of no return: build the new image, then drop the old one.
-    aspace = AddressSpace(pool=k.pages)
+    aspace = image_cache.instantiate(k, entry)
     name = os.path.basename(guest)
     try:
-        kern_exec.load(aspace, data, img, guest)
-        sigframe.map_sigpage(aspace)
         sp, auxv = kern_exec.build_stack(aspace, img, argv, envp, guest.encode(),
                                          (p.uid, p.euid, p.gid, p.egid),
                                          k.random_bytes(16, b"at_random%d" % p.pid))
