@@ -441,17 +441,24 @@ class AddressSpace:
         self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
     # -------------------------------------------------------------- fork/exec
-    def fork(self) -> AddressSpace:
-        """A copy-on-write child: frames are shared until either side writes."""
-        child = AddressSpace(
-            regions=[Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
-                     for r in self.regions],
-            brk_start=self.brk_start, brk=self.brk, mmap_base=self.mmap_base, pool=self.pool)
+    def fork(self, into: AddressSpace | None = None) -> AddressSpace:
+        """A copy-on-write child: frames are shared until either side writes.
+
+        into: an empty (released) space to become the child, keeping its table
+        objects, which translated code bound to it still indexes.
+        """
+        child = AddressSpace() if into is None else into
+        assert not child.frames and not child.regions and not child.watched_pages, \
+            "fork into a space in use"
+        child.regions = [Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
+                         for r in self.regions]
+        child.brk_start, child.brk, child.mmap_base = self.brk_start, self.brk, self.mmap_base
+        child.pool = self.pool
         frames = self.frames
         for fr in frames.values():
             fr.refs += 1
-        child.frames = dict(frames)
-        child.cow = set(frames)
+        child.frames.update(frames)
+        child.cow.update(frames)
         self.cow.update(frames)
         # Every page is now copy-on-write, so neither side may write through the fast
         # tables; the child reads what the parent reads, plus the parent's watched pages.

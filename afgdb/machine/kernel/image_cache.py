@@ -9,6 +9,13 @@ program and copied only when written. The template's frames are the
 machine's page cache and are not charged to the page pool; a process pays for
 the pages it writes, as for any copy-on-write page.
 
+An address space that ran the image is kept when its process is done with it
+(``recycle``), refilled from the template, together with its translated code:
+the next exec of the program starts with every block it translated from pages
+still as the file has them, instead of translating them again. Blocks from any
+other page (written, data, stack, heap) are dropped first, and only a space no
+debugger, breakpoint or other process could still see is kept.
+
 Owns only the cache; what an exec does with the image is sys_exec's business.
 """
 
@@ -16,24 +23,37 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from afgdb.machine.cpu import engine
+from afgdb.machine.cpu.engine import CodeCache
 from afgdb.machine.kernel import kern_exec, sigframe
 from afgdb.machine.memory import AddressSpace
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
+    from afgdb.machine.kernel.proc import Proc
 
 MAX_IMAGES = 8  # templates kept per machine, least recently exec'd dropped first
+MAX_SPARES = 2  # recycled address spaces kept per image
 
 FileVersion = tuple[str, int, int, int, int, int]
 
 
 @dataclass
 class CachedImage:
+    version: FileVersion
     img: kern_exec.Image
     template: AddressSpace  # the loaded segments and the sigpage; never run, never written
+    # Address spaces refilled from the template, each with the code translated in it.
+    spares: list[tuple[AddressSpace, CodeCache]] = field(default_factory=list)
+
+    def drop(self) -> None:
+        for a, _cache in self.spares:
+            a.release()
+        self.spares.clear()
+        self.template.release()
 
 
 def file_version(host: str, st: os.stat_result) -> FileVersion:
@@ -64,15 +84,47 @@ def add(k: Kernel, version: FileVersion, data: bytes, img: kern_exec.Image,
     sigframe.map_sigpage(template)
     images = _images(k)
     for old in [v for v in images if v[0] == version[0]]:  # an older version of the file
-        images.pop(old).template.release()
+        images.pop(old).drop()
     while len(images) >= MAX_IMAGES:
-        images.popitem(last=False)[1].template.release()
-    entry = images[version] = CachedImage(img, template)
+        images.popitem(last=False)[1].drop()
+    entry = images[version] = CachedImage(version, img, template)
     return entry
 
 
-def instantiate(k: Kernel, entry: CachedImage) -> AddressSpace:
-    """A fresh address space holding the image: the template's pages, copy-on-write."""
+def instantiate(k: Kernel, entry: CachedImage) -> tuple[AddressSpace, CodeCache]:
+    """A fresh address space holding the image (the template's pages, copy-on-write)
+    and the code cache to run it with: a recycled pair when there is one."""
+    if entry.spares:
+        return entry.spares.pop()
     aspace = entry.template.fork()
     aspace.pool = k.pages  # pages written from now on are the process's
-    return aspace
+    return aspace, CodeCache(aspace)
+
+
+def recycle(k: Kernel, p: Proc) -> bool:
+    """Keep p's address space and code for the next exec of its image, if nothing but p
+    can see them; False if p's space must simply be released. The caller has checked
+    that no other process shares the space."""
+    entry = p.image
+    a, cache = p.aspace, p.cache
+    if not isinstance(entry, CachedImage) or len(entry.spares) >= MAX_SPARES \
+            or _images(k).get(entry.version) is not entry or cache.aspace is not a \
+            or k.cpu_run is not engine.run or p.tracer is not None or cache.breakpoints \
+            or cache.watch_ranges or a.watched_pages:
+        return False
+    tmpl = entry.template.frames
+    # A frame that is still the template's was never written: code made from it
+    # stays valid. Code from any other page goes.
+    for pn in [pn for pn in cache.by_page if a.frames.get(pn, a) is not tmpl.get(pn)]:
+        cache.invalidate_page(pn)
+    code = list(cache.by_page)
+    a.release()
+    entry.template.fork(into=a)
+    a.pool = k.pages
+    for pn in code:
+        a.mark_code(pn)  # writes to these pages must reach the kept code again
+    entry.spares.append((a, cache))
+    p.aspace = AddressSpace()  # the dead process keeps nothing the next one will use
+    p.cache = CodeCache(p.aspace)
+    p.image = None
+    return True

@@ -113,6 +113,7 @@ class Proc:
     lwp_icounts: dict[int, int] = field(default_factory=dict)  # lid -> insns, kept at exit
     cutime_insns: int = 0  # instructions of reaped children (RUSAGE_CHILDREN)
     xcpu_at: int = -1  # the CPU second of the last SIGXCPU (kern_resource)
+    image: object = None  # the cached program image aspace was made from (image_cache)
 
     @property
     def alive(self) -> bool:

@@ -284,10 +284,16 @@ def exit_process(k: Kernel, p: Proc, status: int) -> None:
 
 def release_vm(k: Kernel, p: Proc) -> None:
     """Drop p's address space unless a vfork child or parent still runs in it."""
+    from afgdb.machine.kernel import image_cache
+
+    seen = False  # by a zombie that shared it: then it must not be reused
     for q in k.procs.values():
-        if q is not p and q.aspace is p.aspace and q.state in ("active", "stopped"):
-            return
-    p.aspace.release()
+        if q is not p and q.aspace is p.aspace:
+            if q.state in ("active", "stopped"):
+                return
+            seen = True
+    if seen or not image_cache.recycle(k, p):
+        p.aspace.release()
 
 
 def notify_parent(k: Kernel, p: Proc, stopped: bool, code: int = 0) -> None:

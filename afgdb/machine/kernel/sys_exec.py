@@ -6,7 +6,6 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from afgdb.machine.cpu.engine import CodeCache
 from afgdb.machine.cpu.state import CPU
 from afgdb.machine.kernel import image_cache, kern_exec, kern_nospawn
 from afgdb.machine.kernel import linux_abi as E
@@ -78,7 +77,7 @@ def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]
     if sum(len(a) + 1 for a in argv + envp) > ARG_MAX:
         raise SyscallError(getattr(E, "E2BIG", 7))
     # Point of no return: build the new image, then drop the old one.
-    aspace = image_cache.instantiate(k, entry)
+    aspace, cache = image_cache.instantiate(k, entry)
     name = os.path.basename(guest)
     try:
         sp, auxv = kern_exec.build_stack(aspace, img, argv, envp, guest.encode(),
@@ -99,7 +98,8 @@ def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]
         t.lid = p.pid
     signals.release_vm(k, p)  # not while a vfork parent still runs in it
     p.aspace = aspace
-    p.cache = CodeCache(aspace)
+    p.cache = cache
+    p.image = entry
     kern_fork.vfork_release(k, p)
     p.fds.close_on_exec()
     p.sigactions = {sig: SigAction() if act.handler > 1 else act  # unshared, as on Linux
