@@ -164,14 +164,19 @@ class CodeCache:
 
     # ------------------------------------------------------- breakpoints
     def add_breakpoint(self, addr: int) -> None:
+        """Drop only the units that would run through addr unseen: those holding an
+        instruction at addr (a region's inner block starting there included)."""
         if addr not in self.breakpoints:
             self.breakpoints.add(addr)
-            self.invalidate_page(addr >> PAGE_SHIFT)
+            for start in list(self.by_page.get(addr >> PAGE_SHIFT, ())):
+                for table in (self.blocks, self.cold, self.slow_blocks):
+                    unit = table.get(start)
+                    if unit is not None and addr in unit.ipc:
+                        del table[start]
 
     def remove_breakpoint(self, addr: int) -> None:
-        if addr in self.breakpoints:
-            self.breakpoints.discard(addr)
-            self.invalidate_page(addr >> PAGE_SHIFT)
+        # Blocks that end at addr stay right, only shorter than they could be.
+        self.breakpoints.discard(addr)
 
     def set_watchpoints(self, ranges: list[tuple[int, int, int]]) -> None:
         self.watch_ranges = list(ranges)

@@ -596,7 +596,26 @@ class _CodeStore:
         with open(isa_fpu.__file__ or "", "rb") as fh:
             version.update(fh.read())
         self.base = os.path.join(root, f"blocks-{tag}-{WORD_ONLY:d}-{version.hexdigest()}")
+        self._prune(root)
         atexit.register(self.save)
+
+    KEEP_VERSIONS = 4  # other translator versions' stores kept (CPython and PyPy alternate)
+
+    def _prune(self, root: str) -> None:
+        """Remove the stores of all but the few most recently used other versions: each
+        translator change starts a new store, and old ones would pile up forever."""
+        try:
+            old = [(e.stat().st_mtime, e.path) for e in os.scandir(root)
+                   if e.is_dir() and e.name.startswith("blocks-") and e.path != self.base]
+        except OSError:
+            return  # no cache yet
+        for _mtime, path in sorted(old, reverse=True)[self.KEEP_VERSIONS:]:
+            try:
+                for f in os.scandir(path):
+                    os.unlink(f.path)
+                os.rmdir(path)
+            except OSError:
+                pass  # another afgdb is pruning or still writing there
 
     def _shard(self, page: str) -> dict[bytes, CodeType]:
         shard = self.shards.get(page)
@@ -676,9 +695,10 @@ def _bind(t: Block, namespace: dict[str, object]) -> Block:
 
 # (page key, pc, slow, max_insns) -> a translation of a block that lies within that page.
 # An exec of the same program, or a fork, finds its blocks here without decoding again.
-_translations: dict[tuple[str, int, bool, int], Block] = {}
-# (entry page key, entry pc) -> a region and the keys of every page it was made from.
-_regions: dict[tuple[str, int], tuple[Block, dict[int, str]]] = {}
+_translations: dict[tuple[str, int, bool, int, tuple[int, ...]], Block] = {}
+# (entry page key, entry pc) -> a region, the keys of every page it was made from and
+# the breakpoints on them then.
+_regions: dict[tuple[str, int], tuple[Block, dict[int, str], tuple[int, ...]]] = {}
 _TRANSLATIONS_LIMIT = 100_000
 
 
@@ -692,8 +712,8 @@ def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, obj
     """
     page = pc >> 12
     key = None
-    if page_key and not any((bp >> 12) in (page, page + 1) for bp in stop_at):
-        key = (page_key, pc, slow, max_insns)
+    if page_key:
+        key = (page_key, pc, slow, max_insns, _stops_near(stop_at, page))
         hit = _translations.get(key)
         if hit is not None:
             fetch(pc)  # still check that pc is executable here
@@ -710,16 +730,22 @@ def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, obj
 
 # (page key, pc, slow, max_insns) -> the block's source, for blocks within one page:
 # regions overlap and share most of their blocks.
-_sources: dict[tuple[str, int, bool, int], BlockSource] = {}
+_sources: dict[tuple[str, int, bool, int, tuple[int, ...]], BlockSource] = {}
+
+
+def _stops_near(stop_at: frozenset[int] | set[int], page: int) -> tuple[int, ...]:
+    """The breakpoints a block starting in page could end at: part of its reuse key."""
+    return tuple(sorted(bp for bp in stop_at if (bp >> 12) in (page, page + 1))) \
+        if stop_at else ()
 
 
 def _source_of(fetch: Callable[[int], int], pc: int, page_key: str,
                stop_at: frozenset[int] | set[int], *, slow: bool = False,
                max_insns: int = MAX_BLOCK) -> BlockSource:
     page = pc >> 12
-    if not page_key or any((bp >> 12) in (page, page + 1) for bp in stop_at):
+    if not page_key:
         return generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
-    key = (page_key, pc, slow, max_insns)
+    key = (page_key, pc, slow, max_insns, _stops_near(stop_at, page))
     bs = _sources.get(key)
     if bs is None:
         bs = generate(fetch, pc, slow=slow, max_insns=max_insns, stop_at=stop_at)
@@ -744,14 +770,13 @@ def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str,
     leaves the region before reaching one. page_key(pn) names a page's content.
     """
     key = (page_key(entry >> 12), entry)
-    if not any(bp >> 12 == entry >> 12 for bp in stop_at):
-        hit = _regions.get(key)
-        if hit is not None:
-            t, keys = hit
-            if all(page_key(pn) == k for pn, k in keys.items()) and \
-                    not any(bp >> 12 in keys for bp in stop_at):
-                fetch(entry)
-                return _bind(t, namespace)
+    hit = _regions.get(key)
+    if hit is not None:
+        t, keys, stops = hit
+        if all(page_key(pn) == k for pn, k in keys.items()) and \
+                stops == tuple(sorted(bp for bp in stop_at if bp >> 12 in keys)):
+            fetch(entry)
+            return _bind(t, namespace)
     blocks = [_source_of(fetch, entry, key[0], stop_at)]
     seen = {entry}
     insns = blocks[0].length
@@ -771,8 +796,7 @@ def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str,
     src, lines = wrap_region(blocks)
     t = _unit(entry, 0, _store.get(src, key[0]), lines, blocks, True)
     keys = {pn: page_key(pn) for pn in t.pages}
-    if not any(bp >> 12 in keys for bp in stop_at):
-        if len(_regions) >= _TRANSLATIONS_LIMIT // 10:
-            _regions.clear()
-        _regions[key] = (t, keys)
+    if len(_regions) >= _TRANSLATIONS_LIMIT // 10:
+        _regions.clear()
+    _regions[key] = (t, keys, tuple(sorted(bp for bp in stop_at if bp >> 12 in keys)))
     return _bind(t, namespace)
