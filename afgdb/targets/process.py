@@ -45,8 +45,9 @@ SIGKILL = signals.SIGKILL
 NR_VFORK = E.SYSCALL_BASE + 190
 NR_CLONE = E.SYSCALL_BASE + 120
 # A range step reports a stop after this many units anyway, and gdb steps on; the steps
-# run inside one packet, so every connection waits for them (~0.2 s at most).
-MAX_RANGE_STEPS = 10_000
+# run inside one packet, so every connection waits for them (~0.1 s at most, ~0.4 s for
+# 10 000 when their code is new to the translator).
+MAX_RANGE_STEPS = 2_000
 
 _WATCH_NAMES = {2: "watch", 3: "rwatch", 4: "awatch"}
 # Every watchpoint change recomputes the watched pages of all of them: a bound keeps a

@@ -88,7 +88,7 @@ FOUND = [
     # a general register ("r" + number): ValueError, an internal error.
     (b"P48=00000000", b"OK"),
     # A range step over the whole address space ran 100 000 single steps in one packet
-    # (2 s during which no connection was served); now at most 10 000.
+    # (2 s during which no connection was served); now at most 2 000.
     (b"vCont;r0,ffffffff", b""),
 ]
 
