@@ -1,0 +1,64 @@
+"""exec of a cached program image: text shared copy-on-write, a changed file reloaded,
+and a recycled address space (with its translated code) running exactly as a fresh one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus_util import fresh_root  # noqa: E402
+
+from afgdb.machine.kernel import image_cache  # noqa: E402
+from afgdb.machine.kernel.files import BufferStream  # noqa: E402
+from afgdb.machine.kernel.kernel import Kernel  # noqa: E402
+
+
+def _run(k: Kernel, path: str, *args: str) -> tuple[bytes, int, int]:
+    out = BufferStream(1)
+    k.stdio = (BufferStream(0), out, out)
+    p = k.spawn(path, [os.path.basename(path), *args])
+    status = k.run_until_exit(p)
+    return bytes(out.out), status, p.icount()
+
+
+def test_exec_shares_the_program_pages() -> None:
+    with fresh_root() as root:
+        k = Kernel(str(root))
+        a = k.spawn("/bin/hello", ["hello"]).aspace
+        b = k.spawn("/bin/hello", ["hello"]).aspace
+        assert a.resident_pages() > 100
+        # Only the stack is private; the program's pages are one copy for both.
+        assert a.private_pages() == b.private_pages() <= 2
+        shared = [pn for pn in a.frames if a.frames[pn] is b.frames.get(pn)]
+        assert len(shared) == a.resident_pages() - a.private_pages()
+
+
+def test_a_rewritten_program_is_loaded_again() -> None:
+    with fresh_root() as root:
+        k = Kernel(str(root))
+        shutil.copy(root / "bin" / "hello", root / "bin" / "prog")
+        first = _run(k, "/bin/prog")
+        assert first[0] == b"hello, world\n"
+        tmp = root / "bin" / "prog.new"
+        shutil.copy(root / "bin" / "args", tmp)
+        os.replace(tmp, root / "bin" / "prog")
+        out, status, _ = _run(k, "/bin/prog", "x")
+        assert out != first[0] and status == 0
+        assert len([v for v in image_cache._images(k) if v[0].endswith("/bin/prog")]) == 1
+
+
+def test_a_recycled_address_space_runs_as_a_fresh_one() -> None:
+    """Same outputs and instruction counts with and without kept code, including a
+    program that writes its own code."""
+    with fresh_root() as root:
+        k = Kernel(str(root))
+        for prog in ("/bin/corpus/smc", "/bin/corpus/pm_forkexec"):
+            fresh = _run(Kernel(str(root)), prog)
+            runs = [_run(k, prog) for _ in range(3)]
+            assert runs == [fresh] * 3, prog
+            entry = next(e for v, e in image_cache._images(k).items() if v[0].endswith(prog))
+            assert entry.spares  # the second and third runs reused the first one's space
