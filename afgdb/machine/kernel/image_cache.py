@@ -117,12 +117,10 @@ def recycle(k: Kernel, p: Proc) -> bool:
     # stays valid. Code from any other page goes.
     for pn in [pn for pn in cache.by_page if a.frames.get(pn, a) is not tmpl.get(pn)]:
         cache.invalidate_page(pn)
-    code = list(cache.by_page)
-    a.release()
-    entry.template.fork(into=a)
+    a.reset_to(entry.template)
     a.pool = k.pages
-    for pn in code:
-        a.mark_code(pn)  # writes to these pages must reach the kept code again
+    for pn in cache.by_page:
+        a.mark_code(pn)  # writes to these pages must still reach the kept code
     entry.spares.append((a, cache))
     p.aspace = AddressSpace()  # the dead process keeps nothing the next one will use
     p.cache = CodeCache(p.aspace)
