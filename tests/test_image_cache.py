@@ -62,3 +62,27 @@ def test_a_recycled_address_space_runs_as_a_fresh_one() -> None:
             assert runs == [fresh] * 3, prog
             entry = next(e for v, e in image_cache._images(k).items() if v[0].endswith(prog))
             assert entry.spares  # the second and third runs reused the first one's space
+
+
+def test_recycling_keeps_only_code_from_unwritten_program_pages() -> None:
+    """Code translated from a page the process wrote is dropped, even when the space
+    must be rebuilt from scratch (a program region's protection changed)."""
+    with fresh_root() as root:
+        k = Kernel(str(root))
+        p = k.spawn("/bin/hello", ["hello"])
+        a, cache = p.aspace, p.cache
+        entry = p.image
+        assert isinstance(entry, image_cache.CachedImage)
+        text = min(r.start for r in a.regions)
+        data = next(r for r in a.regions if r.prot & 2 and r.kind == "file")
+        cache.block(p.entry)  # from the untouched text
+        assert a.protect(data.start, 0x1000, 7)  # rwx: the template's regions no longer match
+        a.write(data.start, bytes.fromhex("0800e003" "00000000"))  # jr ra; nop
+        cache.block(data.start)  # from a written page
+        assert image_cache.recycle(k, p)
+        spare_a, spare_cache = entry.spares[-1]
+        assert spare_a is a and spare_cache is cache and p.aspace is not a
+        assert p.entry in cache.cold and data.start not in cache.cold
+        assert data.start >> 12 not in cache.by_page and text >> 12 < data.start >> 12
+        assert a.frames[data.start >> 12] is entry.template.frames[data.start >> 12]
+        assert a.read(data.start, 8) != bytes.fromhex("0800e003" "00000000")
