@@ -354,6 +354,10 @@ class Peer:
                              stderr=BufferStream(1))
         self.system = System(self.kernel)
         self.root = root
+        self._pristine = {}
+        for prog in PROGRAMS:
+            with open(os.path.join(ROOT, prog[1:]), "rb") as fh:
+                self._pristine[prog] = fh.read()
         self.run = run
         self.left_behind = 0  # processes detached (D) by a connection, killed by sweep
         # A process another debugger holds, and one nobody holds (vAttach may take it).
@@ -380,7 +384,14 @@ class Peer:
         """The connection ends (its processes killed or detached); a new one starts."""
         self.session.close()
         for prog in PROGRAMS:  # vFile may have truncated or overwritten them (root may)
-            shutil.copyfile(os.path.join(ROOT, prog[1:]), os.path.join(self.root, prog[1:]))
+            path = os.path.join(self.root, prog[1:])
+            try:
+                with open(path, "rb") as fh:
+                    same = fh.read() == self._pristine[prog]
+            except OSError:
+                same = False
+            if not same:  # (only then: a rewritten file is a new version to the kernel)
+                shutil.copyfile(os.path.join(ROOT, prog[1:]), path)
         self.left_behind += self.sweep()
         self.code_pages_dropped += self.prune_code_store()
         self.session = self.new_session()
