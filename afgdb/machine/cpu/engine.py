@@ -62,6 +62,8 @@ class CodeCache:
         self.cold: dict[int, Block] = {}  # blocks run fewer than HOT times
         self.hits: dict[int, int] = {}
         self.slow_blocks: dict[int, Block] = {}
+        self.short: dict[int, dict[int, Block]] = {}  # pc -> max_insns -> block (short_block)
+        self.mid: set[int] = set()  # where slices ended inside blocks (stopped_inside)
         self.by_page: dict[int, set[int]] = {}
         self.page_keys: dict[int, str] = {}
         self.breakpoints: set[int] = set()
@@ -99,6 +101,8 @@ class CodeCache:
         b = self.blocks.get(pc)
         if b is not None:
             return b
+        if pc in self.mid:
+            return self.short_block(pc, MAX_BLOCK)
         b = self.cold.get(pc)
         if b is None:
             b = self.cold[pc] = self._compile(pc, False, MAX_BLOCK)
@@ -114,6 +118,14 @@ class CodeCache:
             return region
         return b
 
+    def stopped_inside(self, pc: int) -> None:
+        """A slice ended at pc, likely inside a block: the rest of that block runs as a
+        short block when the thread resumes, and pc never becomes a region's entry (a
+        region per place a slice happened to end would be many, and cold)."""
+        if len(self.mid) >= 4096:
+            self.mid.clear()
+        self.mid.add(pc)
+
     def short_block(self, pc: int, max_insns: int) -> Block:
         """A single block of at most max_insns (a unit more for a branch's delay slot):
         never a region, which could stop before running anything."""
@@ -124,7 +136,13 @@ class CodeCache:
             b = self.cold.get(pc)
             if b is not None:
                 return b
-        return self._compile(pc, False, max_insns)
+        # Kept, so a slice's end runs the same function objects each time (PyPy's JIT
+        # guards on them; fresh ones every slice would each cost it a bridge).
+        cut = self.short.setdefault(pc, {})
+        b = cut.get(max_insns)
+        if b is None:
+            b = cut[max_insns] = self._compile(pc, False, max_insns)
+        return b
 
     def _compile(self, pc: int, slow: bool, max_insns: int) -> Block:
         b = compile_block(self._fetch, pc, self.ns, slow=slow, max_insns=max_insns,
@@ -153,12 +171,14 @@ class CodeCache:
             self.blocks.pop(pc, None)
             self.cold.pop(pc, None)
             self.slow_blocks.pop(pc, None)
+            self.short.pop(pc, None)
 
     def invalidate_all(self) -> None:
         self.blocks.clear()
         self.cold.clear()
         self.hits.clear()
         self.slow_blocks.clear()
+        self.short.clear()
         self.by_page.clear()
         self.page_keys.clear()
 
@@ -173,6 +193,7 @@ class CodeCache:
                     unit = table.get(start)
                     if unit is not None and addr in unit.ipc:
                         del table[start]
+                self.short.pop(start, None)
 
     def remove_breakpoint(self, addr: int) -> None:
         # Blocks that end at addr stay right, only shorter than they could be.
@@ -277,6 +298,8 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                         if nxt & EVENT_MASK:
                             break
                         pc = nxt & 0xFFFFFFFF
+                    else:
+                        cache.stopped_inside(pc)
             if done >= budget and not nxt & EVENT_MASK:
                 c.icount += done
                 c.pc = pc
