@@ -24,7 +24,6 @@ import signal
 import socket
 import threading
 import time
-import tracemalloc
 from collections.abc import Iterator
 from types import FrameType
 
@@ -207,6 +206,8 @@ def _heap() -> tuple[int, int]:
     """Python heap in bytes: (outside afgdb.machine.cpu, inside it). The CPU's block
     translator keeps process-wide caches keyed by guest code, which grow as hostile
     writes make new code; they are counted apart from the rest (stub, codec, kernel)."""
+    import tracemalloc  # not at module level: PyPy has none, and collects this file
+
     gc.collect()
     other = cpu = 0
     for stat in tracemalloc.take_snapshot().statistics("filename"):
@@ -226,6 +227,7 @@ def test_bulk_hostile_inputs_in_process(peer: Peer, long_mode: bool, figures: ob
     slowest, slowest_input = 0.0, b""
     rss_warm = 0
     heap_warm = (0, 0)
+    tracemalloc = pytest.importorskip("tracemalloc", reason="PyPy has no tracemalloc")
     tracemalloc.start(1)
     try:
         with ErrorLog() as errors:
