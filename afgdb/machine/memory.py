@@ -474,35 +474,6 @@ class AddressSpace:
                 child._publish(pn)
         return child
 
-    def reset_to(self, template: AddressSpace) -> None:
-        """Become what template.fork(into=self) makes, for a space forked from template:
-        pages still holding the template's frame (never written) stay as they are, with
-        their code marks; only the others are dropped or shared again."""
-        mine = {(r.start, r.end, r.prot) for r in self.regions}
-        if self.watched_pages or any((r.start, r.end, r.prot) not in mine
-                                     for r in template.regions):
-            # A template page's protection may differ: republish everything.
-            self.release()
-            template.fork(into=self)
-            return
-        tf = template.frames
-        for pn in [pn for pn, fr in self.frames.items() if tf.get(pn) is not fr]:
-            self._drop_page(pn)
-        for pn in [pn for pn in self.code_pages if pn not in self.frames]:
-            self._drop_page(pn)  # marked, then unmapped: its code goes too
-        self.regions = [Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
-                        for r in template.regions]
-        self.brk_start, self.brk, self.mmap_base = template.brk_start, template.brk, \
-            template.mmap_base
-        self.pool = template.pool
-        frames = self.frames
-        for pn, fr in tf.items():
-            if pn not in frames:  # unmapped since, or never shared
-                fr.refs += 1
-                frames[pn] = fr
-                self.cow.add(pn)
-                self._publish(pn)
-
     def _unpublish_all_writes(self) -> None:
         # Cleared in place: translated code holds these very tables.
         self.W32.clear()

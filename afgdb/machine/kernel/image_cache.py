@@ -9,12 +9,10 @@ program and copied only when written. The template's frames are the
 machine's page cache and are not charged to the page pool; a process pays for
 the pages it writes, as for any copy-on-write page.
 
-An address space that ran the image is kept when its process is done with it
-(``recycle``), refilled from the template, together with its translated code:
-the next exec of the program starts with every block it translated from pages
-still as the file has them, instead of translating them again. Blocks from any
-other page (written, data, stack, heap) are dropped first, and only a space no
-debugger, breakpoint or other process could still see is kept.
+The address space of a process that ran the image is kept with its translated
+code when the process is done with it (``recycle``, vm_reuse): the next exec
+of the program starts with every block translated from pages still as the file
+has them, instead of translating them again.
 
 Owns only the cache; what an exec does with the image is sys_exec's business.
 """
@@ -26,9 +24,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from afgdb.machine.cpu import engine
 from afgdb.machine.cpu.engine import CodeCache
-from afgdb.machine.kernel import kern_exec, sigframe
+from afgdb.machine.kernel import kern_exec, sigframe, vm_reuse
 from afgdb.machine.memory import AddressSpace
 
 if TYPE_CHECKING:
@@ -46,12 +43,12 @@ class CachedImage:
     version: FileVersion
     img: kern_exec.Image
     template: AddressSpace  # the loaded segments and the sigpage; never run, never written
-    # Address spaces refilled from the template, each with the code translated in it.
-    spares: list[tuple[AddressSpace, CodeCache]] = field(default_factory=list)
+    # Spaces that ran the image, with the code translated in them (vm_reuse).
+    spares: list[vm_reuse.Kept] = field(default_factory=list)
 
     def drop(self) -> None:
-        for a, _cache in self.spares:
-            a.release()
+        for kept in self.spares:
+            vm_reuse.unpin(kept)
         self.spares.clear()
         self.template.release()
 
@@ -93,36 +90,23 @@ def add(k: Kernel, version: FileVersion, data: bytes, img: kern_exec.Image,
 
 def instantiate(k: Kernel, entry: CachedImage) -> tuple[AddressSpace, CodeCache]:
     """A fresh address space holding the image (the template's pages, copy-on-write)
-    and the code cache to run it with: a recycled pair when there is one."""
+    and the code cache to run it with, with the code of an earlier run when kept."""
     if entry.spares:
-        return entry.spares.pop()
-    aspace = entry.template.fork()
+        aspace, cache = vm_reuse.revive(entry.spares.pop(), entry.template)
+    else:
+        aspace = entry.template.fork()
+        cache = CodeCache(aspace)
     aspace.pool = k.pages  # pages written from now on are the process's
-    return aspace, CodeCache(aspace)
+    return aspace, cache
 
 
 def recycle(k: Kernel, p: Proc) -> bool:
-    """Keep p's address space and code for the next exec of its image, if nothing but p
-    can see them; False if p's space must simply be released. The caller has checked
-    that no other process shares the space."""
+    """Keep p's space and code for the next exec of its image; False if p's space must
+    simply be released. The caller has checked that no other process shares it."""
     entry = p.image
-    a, cache = p.aspace, p.cache
     if not isinstance(entry, CachedImage) or len(entry.spares) >= MAX_SPARES \
-            or _images(k).get(entry.version) is not entry or cache.aspace is not a \
-            or k.cpu_run is not engine.run or p.tracer is not None or cache.breakpoints \
-            or cache.watch_ranges or a.watched_pages:
+            or _images(k).get(entry.version) is not entry or not vm_reuse.keepable(k, p):
         return False
-    tmpl = entry.template.frames
-    # A frame that is still the template's was never written: code made from it
-    # stays valid. Code from any other page goes.
-    for pn in [pn for pn in cache.by_page if a.frames.get(pn, a) is not tmpl.get(pn)]:
-        cache.invalidate_page(pn)
-    a.reset_to(entry.template)
-    a.pool = k.pages
-    for pn in cache.by_page:
-        a.mark_code(pn)  # writes to these pages must still reach the kept code
-    entry.spares.append((a, cache))
-    p.aspace = AddressSpace()  # the dead process keeps nothing the next one will use
-    p.cache = CodeCache(p.aspace)
+    entry.spares.append(vm_reuse.stash(p, entry.template))
     p.image = None
     return True

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from afgdb.machine.kernel import kern_nospawn, kern_resource, signals
+from afgdb.machine.kernel import kern_nospawn, kern_resource, signals, vm_reuse
 from afgdb.machine.kernel import linux_abi as E
 from afgdb.machine.kernel.errors import SyscallError, WouldBlock
 from afgdb.machine.kernel.proc import LWP, Proc, SigAction
 from afgdb.machine.kernel.uaccess import copyout_u32
 
 if TYPE_CHECKING:
+    from afgdb.machine.cpu.engine import CodeCache
     from afgdb.machine.kernel.kernel import Kernel
+    from afgdb.machine.memory import AddressSpace
 
 CLONE_VM = 0x00000100
 CLONE_FS = 0x00000200
@@ -130,12 +132,16 @@ def fork1(k: Kernel, t: LWP, flags: int, newsp: int, ptid: int, tls: int, ctid: 
 
 def _copy_proc(k: Kernel, t: LWP, flags: int) -> Proc:
     p = t.proc
-    aspace = p.aspace if flags & CLONE_VM else p.aspace.fork()
+    cache: CodeCache | None
+    if flags & CLONE_VM:
+        aspace, cache = p.aspace, p.cache
+    else:
+        aspace, cache = _fork_vm(p)
     fds = p.fds if flags & CLONE_FILES else p.fds.fork()
     ppid = p.ppid if flags & CLONE_PARENT else p.pid
-    c = k.new_proc(ppid, aspace, fds)
-    if flags & CLONE_VM:
-        c.cache = p.cache
+    c = k.new_proc(ppid, aspace, fds, cache)
+    if not flags & CLONE_VM:
+        c.fork_of = p.aspace
     c.cwd = p.cwd
     c.comm = p.comm
     c.argv = list(p.argv)
@@ -159,6 +165,29 @@ def _copy_proc(k: Kernel, t: LWP, flags: int) -> Proc:
         c.sigactions = {s: SigAction(a.handler, a.flags, a.mask, a.restorer)
                         for s, a in p.sigactions.items()}
     return c
+
+
+def _fork_vm(p: Proc) -> tuple[AddressSpace, CodeCache | None]:
+    """A copy-on-write copy of p's space, with the code of p's last child when kept."""
+    spare, p.fork_spare = p.fork_spare, None
+    if spare is not None:
+        if p.tracer is None:
+            return vm_reuse.revive(spare, p.aspace)
+        vm_reuse.unpin(spare)
+    return p.aspace.fork(), None
+
+
+def keep_for_next_fork(k: Kernel, p: Proc) -> bool:
+    """p, a fork, is done with its space: keep its code for its parent's next fork.
+    False if the space must simply be released (the caller checked nobody shares it)."""
+    parent = k.proc_of(p.ppid)
+    if parent is None or p.fork_of is None or parent.aspace is not p.fork_of \
+            or not parent.alive or parent.tracer is not None or not vm_reuse.keepable(k, p):
+        return False
+    vm_reuse.unpin(parent.fork_spare)
+    parent.fork_spare = vm_reuse.stash(p, parent.aspace)
+    p.fork_of = None
+    return True
 
 
 def sys_fork(k: Kernel, t: LWP) -> int:

@@ -121,9 +121,11 @@ class Kernel:
         self.next_pid += 1
         return pid
 
-    def new_proc(self, ppid: int, aspace: AddressSpace, fds: FDTable) -> Proc:
+    def new_proc(self, ppid: int, aspace: AddressSpace, fds: FDTable,
+                 cache: engine.CodeCache | None = None) -> Proc:
         pid = self.alloc_pid()
-        p = Proc(pid=pid, ppid=ppid, aspace=aspace, cache=engine.CodeCache(aspace), fds=fds)
+        p = Proc(pid=pid, ppid=ppid, aspace=aspace, cache=cache or engine.CodeCache(aspace),
+                 fds=fds)
         p.pgid = p.sid = pid
         p.start_ns = self.clock_ns
         self.procs[pid] = p

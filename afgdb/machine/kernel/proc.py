@@ -11,6 +11,7 @@ from afgdb.machine.memory import AddressSpace
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.files import FDTable
+    from afgdb.machine.kernel.vm_reuse import Kept
 
 # LWP states
 LSRUN = "run"  # runnable
@@ -114,6 +115,8 @@ class Proc:
     cutime_insns: int = 0  # instructions of reaped children (RUSAGE_CHILDREN)
     xcpu_at: int = -1  # the CPU second of the last SIGXCPU (kern_resource)
     image: object = None  # the cached program image aspace was made from (image_cache)
+    fork_of: AddressSpace | None = None  # the parent's space this one is a fork of
+    fork_spare: Kept | None = None  # a finished child's code, for the next fork (vm_reuse)
 
     @property
     def alive(self) -> bool:

@@ -283,16 +283,19 @@ def exit_process(k: Kernel, p: Proc, status: int) -> None:
 
 
 def release_vm(k: Kernel, p: Proc) -> None:
-    """Drop p's address space unless a vfork child or parent still runs in it."""
-    from afgdb.machine.kernel import image_cache
+    """Drop p's address space unless a vfork child or parent still runs in it; its
+    translated code may be kept for the next exec of the program or fork of the parent."""
+    from afgdb.machine.kernel import image_cache, kern_fork, vm_reuse
 
+    vm_reuse.unpin(p.fork_spare)
+    p.fork_spare = None
     seen = False  # by a zombie that shared it: then it must not be reused
     for q in k.procs.values():
         if q is not p and q.aspace is p.aspace:
             if q.state in ("active", "stopped"):
                 return
             seen = True
-    if seen or not image_cache.recycle(k, p):
+    if seen or not (image_cache.recycle(k, p) or kern_fork.keep_for_next_fork(k, p)):
         p.aspace.release()
 
 

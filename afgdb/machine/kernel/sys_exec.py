@@ -100,6 +100,7 @@ def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]
     p.aspace = aspace
     p.cache = cache
     p.image = entry
+    p.fork_of = None
     kern_fork.vfork_release(k, p)
     p.fds.close_on_exec()
     p.sigactions = {sig: SigAction() if act.handler > 1 else act  # unshared, as on Linux
