@@ -619,9 +619,17 @@ class _CodeStore:
             except OSError:
                 pass  # another afgdb is pruning or still writing there
 
+    SHARDS_IN_MEMORY = 2048  # code pages' stores held at once; past it, saved and dropped
+
     def _shard(self, page: str) -> dict[bytes, CodeType]:
         shard = self.shards.get(page)
         if shard is None:
+            if len(self.shards) >= self.SHARDS_IN_MEMORY:
+                # Guests that keep writing new code (JITs, fuzzers) would grow this
+                # forever: keep what is on disk, start the memory over.
+                self.save()
+                self.shards.clear()
+                self.dirty.clear()
             shard = self.shards[page] = {}
             if self.base is not None:
                 try:
@@ -701,7 +709,7 @@ _translations: dict[tuple[str, int, bool, int, tuple[int, ...]], Block] = {}
 # (entry page key, entry pc) -> a region, the keys of every page it was made from and
 # the breakpoints on them then.
 _regions: dict[tuple[str, int], tuple[Block, dict[int, str], tuple[int, ...]]] = {}
-_TRANSLATIONS_LIMIT = 100_000
+_TRANSLATIONS_LIMIT = 20_000  # blocks and sources kept process-wide; regions a tenth
 
 
 def compile_block(fetch: Callable[[int], int], pc: int, namespace: dict[str, object], *,
