@@ -335,7 +335,8 @@ class AddressSpace:
         """Translated code was made from page pn: writes must now take the slow path."""
         if pn not in self.code_pages:
             self.code_pages.add(pn)
-            self._unpublish_write(pn)
+            if pn << PAGE_SHIFT in self.W32:  # the write tables are filled and cleared together
+                self._unpublish_write(pn)
 
     def set_watched(self, pages: set[int]) -> None:
         """Pages holding a watchpoint: every access to them takes the slow path."""
