@@ -286,9 +286,9 @@ def _stat_path(k: Kernel, t: LWP, dirfd: int, path: str, follow: bool, empty: bo
 
 def _fake_stat() -> os.stat_result:
     """A character device, for descriptors with no host file behind them (a console)."""
-    extra = {"st_blocks": 0, "st_blksize": 1024, "st_rdev": (136 << 8) | 0,
-             "st_atime_ns": 0, "st_mtime_ns": 0, "st_ctime_ns": 0}
-    return os.stat_result((0o20620, 3, 5, 1, 0, 5, 0, 0, 0, 0), extra)
+    from afgdb.machine.kernel.sys_pipe import fake_stat
+
+    return fake_stat(0o20620, 3, 0, dev=5, gid=5, blksize=1024, rdev=(136 << 8) | 0)
 
 
 def sys_stat64(k: Kernel, t: LWP, path: int, buf: int) -> int:

@@ -34,11 +34,17 @@ POLLRDNORM, POLLRDBAND, POLLWRBAND = 0x40, 0x80, 0x100
 POLLWRNORM = POLLOUT  # on MIPS
 
 
-def fake_stat(mode: int, ino: int, size: int) -> os.stat_result:
-    """A complete stat result for an object with no host file (pipes, sockets)."""
-    return os.stat_result((mode, ino, 0x0C, 1, 0, 0, size, 0, 0, 0),
-                          {"st_blocks": 0, "st_blksize": 4096, "st_rdev": 0, "st_atime_ns": 0,
-                           "st_mtime_ns": 0, "st_ctime_ns": 0})
+def fake_stat(mode: int, ino: int, size: int, *, dev: int = 0x0C, gid: int = 0,
+              blksize: int = 4096, rdev: int = 0) -> os.stat_result:
+    """A complete stat result for an object with no host file (pipes, sockets, consoles).
+
+    The times are given under both CPython's names (st_*_ns) and PyPy's
+    (nsec_*): each ignores the other's, and PyPy's st_atime fails without its own."""
+    zero_times = {"st_atime": 0.0, "st_mtime": 0.0, "st_ctime": 0.0, "st_atime_ns": 0,
+                  "st_mtime_ns": 0, "st_ctime_ns": 0, "nsec_atime": 0, "nsec_mtime": 0,
+                  "nsec_ctime": 0}
+    return os.stat_result((mode, ino, dev, 1, 0, gid, size, 0, 0, 0),
+                          {"st_blocks": 0, "st_blksize": blksize, "st_rdev": rdev, **zero_times})
 
 
 class Pipe:
