@@ -277,3 +277,45 @@ if __name__ == "__main__":  # pragma: no cover - manual comparison helper
             sys.stdout.write(res.stdout.decode(errors="replace"))
             print("--- qemu:")
             sys.stdout.write(exp.stdout.decode(errors="replace"))
+
+
+_COUNTS = r"""
+import sys
+from afgdb.machine.kernel.kernel import Kernel
+from afgdb.machine.kernel.files import BufferStream
+from afgdb.machine.kernel.sys_pipe import fake_stat
+
+
+class PipeOut(BufferStream):
+    def isatty(self):
+        return False
+
+    def stat(self):
+        return fake_stat(0o10600, 1, 0)
+
+
+k = Kernel(sys.argv[1], stdout=PipeOut(1), stderr=PipeOut(1), stdin=PipeOut(0))
+counts = []
+k.on_proc_exit.append(lambda p: counts.append(p.icount()))
+p = k.spawn(sys.argv[2], sys.argv[2:], [])
+k.run_until_exit(p)
+print(k.insns, sorted(counts))
+"""
+
+
+@pytest.mark.skipif(sys.implementation.name == "pypy", reason="run from CPython, comparing")
+def test_same_instruction_counts_under_cpython_and_pypy() -> None:
+    """The machine is deterministic whatever Python runs it: a fork/exec loop and eight
+    threads count the same instructions, process by process, under CPython and PyPy."""
+    import subprocess
+
+    pypy = Path(__file__).resolve().parent.parent / ".venv-pypy" / "bin" / "python"
+    if not pypy.exists():
+        pytest.skip("no .venv-pypy (scripts/test.sh makes it)")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    for argv in (["/bin/corpus/pm_forkloop", "8"], ["/bin/corpus/pm_threads8"]):
+        with fresh_root() as root:
+            outs = [subprocess.run([py, "-c", _COUNTS, str(root), *argv], capture_output=True,
+                                   text=True, env=env, timeout=600, check=True).stdout
+                    for py in (sys.executable, str(pypy))]
+        assert outs[0] == outs[1] and outs[0].strip(), (argv, outs)
