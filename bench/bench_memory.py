@@ -13,10 +13,12 @@ in 1 GiB.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_fork import interpreters  # noqa: E402  (one way to find the Pythons to compare)
 
 REPO = Path(__file__).resolve().parent.parent
 MIX = [("libcheavy", "2"), ("cpubound", "1"), ("fib", "22"), ("hello", "")] * 3
@@ -43,21 +45,12 @@ print(rss, peak_pages, units, len(translate._translations), len(translate._regio
 """
 
 
-def pythons() -> list[tuple[str, str]]:
-    out = [("CPython", sys.executable)]
-    for cand in (REPO / ".venv-pypy" / "bin" / "python", shutil.which("pypy3")):
-        if cand and Path(cand).exists():
-            out.append(("PyPy", str(cand)))
-            break
-    return out
-
-
 def main() -> int:
     root = REPO / "afgdb" / "rootfs" / "root"
     specs = [f"{p}:{a}" for p, a in MIX[:10]]
-    print(f"{'python':<10}{'peak RSS MiB':>14}{'guest MiB':>11}{'units':>8}"
+    print(f"{'python':<14}{'peak RSS MiB':>14}{'guest MiB':>11}{'units':>8}"
           f"{'shared blocks':>15}{'regions':>9}{'M insns':>9}")
-    for name, py in pythons():
+    for name, py in interpreters():
         env = dict(os.environ, PYTHONPATH=str(REPO))
         p = subprocess.run([py, "-c", CHILD, str(root), *specs], capture_output=True,
                            text=True, env=env, check=False)
@@ -65,7 +58,7 @@ def main() -> int:
             print(f"{name}: failed: {p.stderr[-400:]}", file=sys.stderr)
             continue
         rss, pages, units, shared, regions, insns = map(int, p.stdout.split()[-6:])
-        print(f"{name:<10}{rss / 1024:>14.0f}{pages * 4 / 1024:>11.1f}{units:>8}"
+        print(f"{name:<14}{rss / 1024:>14.0f}{pages * 4 / 1024:>11.1f}{units:>8}"
               f"{shared:>15}{regions:>9}{insns / 1e6:>9.1f}")
     return 0
 
