@@ -380,18 +380,6 @@ def _registers(blocks: list[BlockSource]) -> tuple[list[list[str]], str, str]:
     return bodies, load, store
 
 
-def _self_loop(bs: BlockSource, last: str) -> str | None:
-    """For a block whose last line is ``NEXT start if b else fall`` (it branches back
-    to itself), the expression for pc once it stops looping; else None."""
-    m = _NEXT.match(last)
-    if m is None or m.group(1) != "    ":
-        return None
-    c = _COND.match(m.group(2))
-    if c is None or int(c.group(1), 16) != bs.start:
-        return None
-    return m.group(2)
-
-
 def _event_count(bs: BlockSource, value: int) -> int:
     """Instructions of bs completed before the one an event return names (by its pc)."""
     return ((value & 0xFFFFFFFF) - bs.start) >> 2
@@ -469,27 +457,11 @@ def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
     def emit_block(i: int, pad: str) -> None:
         bs = blocks[i]
         starts = where[i] = []
-        body = bodies[i]
-        loop = _self_loop(bs, body[-1])
-        if loop is not None:
-            # A block that branches back to itself loops in place: no dispatch per
-            # pass, and one path for PyPy's JIT to trace.
-            out.append(f"{pad}while True:")
-            pad += "    "
-        for j, line in enumerate(body):
+        for line in bodies[i]:
             starts.append(len(out))
             m = _NEXT.match(line)
             e = _EVENT.match(line)
-            if loop is not None and j == len(body) - 1:
-                out.append(f"{pad}n_ += {bs.length}")
-                out.append(f"{pad}if not b or n_ >= lim:")
-                out.append(f"{pad}    break")
-                pad = pad[:-4]
-                out.append(f"{pad}pc_ = {loop}")
-                if temps[i]:
-                    out.append(f"{pad}{' = '.join(temps[i])} = 0")
-                out.append(f"{pad}continue")
-            elif m:
+            if m:
                 ipad, target = m.groups()
                 ipad = pad + ipad[4:]
                 out.append(f"{ipad}pc_ = {target}")
