@@ -90,14 +90,13 @@ class CodeCache:
         """The unit to run at pc. Code starts as single blocks; a block run HOT times
         becomes the entry of a region, which the dispatch loop then finds in
         ``blocks`` (cold code is not worth a region's compile time)."""
-        if slow or max_insns < MAX_BLOCK:
-            table = self.slow_blocks if slow else None
-            b = table.get(pc) if table is not None else None
+        if slow:
+            b = self.slow_blocks.get(pc)
             if b is None:
-                b = self._compile(pc, slow, max_insns)
-                if table is not None:
-                    table[pc] = b
+                b = self.slow_blocks[pc] = self._compile(pc, True, max_insns)
             return b
+        if max_insns < MAX_BLOCK:
+            return self.short_block(pc, max_insns)
         b = self.blocks.get(pc)
         if b is not None:
             return b
