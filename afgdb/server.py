@@ -204,6 +204,11 @@ class Link:
     def stop_reply(self) -> bytes:
         return self.sess.poll()
 
+    def may_linger(self) -> bool:
+        """Whether waiting here for the peer holds nothing up: no resumed target of
+        this session, nothing runnable in the machine."""
+        return not self.sess.running and not self.machine.kernel.runnable()
+
     def close(self) -> None:
         m = self.machine
         m.sessions.discard(self.sess)
