@@ -90,8 +90,10 @@ def lookup(name: str) -> Reg:
 PC = BY_NAME["pc"].regnum
 SP = BY_NAME["r29"].regnum
 RA = BY_NAME["r31"].regnum
-#: Registers sent with every stop reply so that gdb need not ask for them.
-EXPEDITED = (PC, SP, RA)
+#: Registers sent with every stop reply so that gdb need not ask for them: pc,
+#: and every GPR, because gdb steps MIPS in software and evaluates each branch's
+#: operands itself (without them a step onto a branch costs a `g` round trip).
+EXPEDITED = (PC, *range(32))
 
 #: The size of a ``g`` packet's register block in bytes.
 G_SIZE = sum(r.size for r in REGISTERS)

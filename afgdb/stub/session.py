@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 from typing import Callable
 
 from afgdb import rsp
@@ -53,6 +54,10 @@ from afgdb.targets.caps import (
 )
 
 log = logging.getLogger("afgdb.stub")
+
+_EXPEDITE_FMT = b"".join(b"%02x:%%08x;" % n for n in mips.EXPEDITED)
+_LITTLE = struct.Struct(f"<{len(mips.EXPEDITED)}I")
+_BIG = struct.Struct(f">{len(mips.EXPEDITED)}I")
 
 MIN_RUN = 200_000  # machine instructions a resumed program runs before a Ctrl-C is taken
 
@@ -352,9 +357,14 @@ class Session:
             regs = target.read_registers(ev.tid)
         except TargetError:
             regs = []
-        for n in mips.EXPEDITED:
-            if n < len(regs) and regs[n] is not None:
-                out += b"%02x:%s;" % (n, (regs[n] or 0).to_bytes(4, "little").hex().encode())
+        try:
+            # One format for every expedited register: values byte-swapped, so that
+            # %08x prints each one's target (little-endian) bytes.
+            out += _EXPEDITE_FMT % _BIG.unpack(_LITTLE.pack(*[regs[n] for n in mips.EXPEDITED]))
+        except (IndexError, TypeError, struct.error):  # a register unknown or out of range
+            for n in mips.EXPEDITED:
+                if n < len(regs) and regs[n] is not None:
+                    out += b"%02x:%s;" % (n, (regs[n] or 0).to_bytes(4, "little").hex().encode())
         out += b"thread:" + self.encode_tid(pid, ev.tid) + b";"
         if ev.reason in ("watch", "rwatch", "awatch"):
             out += ev.reason.encode() + b":%x;" % ev.value
