@@ -67,6 +67,7 @@ class CodeCache:
         self.by_page: dict[int, set[int]] = {}
         self.page_keys: dict[int, str] = {}
         self.breakpoints: set[int] = set()
+        self.clear_of: set[int] = set()  # addresses known to be inside no unit but at its start
         self.watch_ranges: list[tuple[int, int, int]] = []  # (addr, len, kind 2=w 3=r 4=a)
         # A module's dict, not a plain one: PyPy's JIT folds global reads from module
         # dicts to constants, but looks names up (allocating the key) in plain dicts.
@@ -150,6 +151,9 @@ class CodeCache:
         return b
 
     def _track(self, b: Block) -> None:
+        if self.clear_of:
+            self.clear_of.difference_update(
+                b.ipc if b.region else [a for a in b.ipc if a != b.start])
         for pn in b.pages:
             self.by_page.setdefault(pn, set()).add(b.start)
             self.aspace.mark_code(pn)
@@ -184,15 +188,24 @@ class CodeCache:
     # ------------------------------------------------------- breakpoints
     def add_breakpoint(self, addr: int) -> None:
         """Drop only the units that would run through addr unseen: those holding an
-        instruction at addr (a region's inner block starting there included)."""
-        if addr not in self.breakpoints:
-            self.breakpoints.add(addr)
-            for start in list(self.by_page.get(addr >> PAGE_SHIFT, ())):
-                for table in (self.blocks, self.cold, self.slow_blocks):
-                    unit = table.get(start)
-                    if unit is not None and addr in unit.ipc:
-                        del table[start]
+        instruction at addr (a region's inner block starting there included). A single
+        block that starts at addr stays: the dispatch loop checks breakpoints before
+        running a unit, and a block never jumps back into itself."""
+        if addr in self.breakpoints:
+            return
+        self.breakpoints.add(addr)
+        if addr in self.clear_of:  # gdb steps by breakpoints: the same few, again and again
+            return
+        for start in self.by_page.get(addr >> PAGE_SHIFT, ()):
+            for table in (self.blocks, self.cold, self.slow_blocks):
+                unit = table.get(start)
+                if unit is not None and unit.holds(addr) and (unit.region or start != addr):
+                    del table[start]
+            if start < addr:
                 self.short.pop(start, None)
+        if len(self.clear_of) >= 4096:
+            self.clear_of.clear()
+        self.clear_of.add(addr)
 
     def remove_breakpoint(self, addr: int) -> None:
         # Blocks that end at addr stay right, only shorter than they could be.

@@ -91,6 +91,16 @@ class Block:
     ids: list[bool]  # each instruction: in a delay slot
     pages: tuple[int, ...]
     region: bool = False
+    lo: int = 0  # lowest and highest instruction address (set from ipc)
+    hi: int = -1
+
+    def __post_init__(self) -> None:
+        if self.hi < self.lo and self.ipc:
+            self.lo, self.hi = min(self.ipc), max(self.ipc)
+
+    def holds(self, addr: int) -> bool:
+        """Whether the unit has an instruction at addr."""
+        return self.lo <= addr <= self.hi and addr in self.ipc
 
     def insn_of_line(self, lineno: int) -> int:
         """Index (into ipc/iidx/ids) of the instruction whose code holds lineno."""
@@ -700,7 +710,7 @@ def _unbound(r: list[int], c: Any, lim: int) -> int:
 
 def _bind(t: Block, namespace: dict[str, object]) -> Block:
     return Block(t.start, t.length, types.FunctionType(t.code, namespace, "blk"), t.code,
-                 t.lines, t.ipc, t.iidx, t.ids, t.pages, t.region)
+                 t.lines, t.ipc, t.iidx, t.ids, t.pages, t.region, t.lo, t.hi)
 
 
 # (page key, pc, slow, max_insns) -> a translation of a block that lies within that page.
