@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from afgdb.machine.kernel.errors import SyscallError
 from afgdb.machine.kernel.files import File
 from afgdb.machine.kernel.kernel import Kernel
+from afgdb.runstats import RateWindows
 
 
 def default_root() -> str:
@@ -76,8 +77,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
     except SyscallError as e:
         print(f"afgdb: cannot run {ns.program}: {e}", file=sys.stderr)
         return 127
+    rates = RateWindows()
     try:
-        status = k.run_until_exit(p)
+        status = k.run_until_exit(p, progress=rates.add if ns.stats else None)
     except replay.ReplayError as e:
         print(f"afgdb: {e}", file=sys.stderr)
         return 125
@@ -92,6 +94,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
         print(f"afgdb: {n} instructions in {dt:.3f} s = {n / dt / 1e6:.2f} MIPS "
               f"(virtual time {k.clock_ns / 1e9:.6f} s; {impl}, {ns.engine} engine)",
               file=sys.stderr)
+        steady = rates.steady()
+        if steady is not None:
+            print(f"afgdb: steady rate {steady:.2f} MIPS (CPU time, median of the later "
+                  f"{rates.window // 1_000_000}M-instruction windows; first window "
+                  f"{rates.rates[0]:.2f})", file=sys.stderr)
     return _status_to_exit(status)
 
 

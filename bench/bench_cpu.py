@@ -3,8 +3,10 @@
 Runs the same CPU-bound guest programs under each engine in one run and
 prints whole-process wall time, millions of guest instructions per second
 over that wall time and over the run alone (afgdb's --stats: without the
-interpreter's start-up), and each engine's wall time relative to
-qemu-mipsel, and the block engine's run rate over the reference
+interpreter's start-up), the steady rate (--stats: the median over the
+later 10M-instruction windows, in CPU time: what the engine settles at once
+its code is translated and, under PyPy, JIT-compiled), each engine's wall time
+relative to qemu-mipsel, and the block engine's run rate over the reference
 interpreter's (``--engine interp``, run once on a smaller input). The
 instruction count is afgdb's own: the programs are deterministic, so qemu
 executes the same instructions.
@@ -41,7 +43,7 @@ def interpreters() -> list[tuple[str, list[str]]]:
 
 
 def run_afgdb(python: list[str], prog: str, args: list[str],
-              engine: str = "block") -> tuple[float, int, str, float]:
+              engine: str = "block") -> tuple[float, int, str, float, float | None]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t0 = time.perf_counter()
     p = subprocess.run(python + ["-m", "afgdb", "run", "--stats", "--engine", engine,
@@ -51,7 +53,9 @@ def run_afgdb(python: list[str], prog: str, args: list[str],
     m = re.search(rb"afgdb: (\d+) instructions in ([0-9.]+) s", p.stderr)
     if not m:
         raise SystemExit(f"afgdb failed on {prog}: {p.stderr.decode()[-500:]}")
-    return dt, int(m.group(1)), p.stdout.decode(), float(m.group(2))
+    steady = re.search(rb"afgdb: steady rate ([0-9.]+) MIPS", p.stderr)
+    return (dt, int(m.group(1)), p.stdout.decode(), float(m.group(2)),
+            float(steady.group(1)) if steady else None)
 
 
 def run_qemu(prog: str, args: list[str]) -> tuple[float, str]:
@@ -69,12 +73,13 @@ def main() -> int:
         print("qemu-mipsel not found (apt-get install qemu-user)", file=sys.stderr)
         return 2
     print(f"{'program':<14}{'engine':<16}{'wall s':>9}{'MIPS':>8}{'run MIPS':>10}"
-          f"{'x qemu time':>13}{'x interp':>10}")
+          f"{'steady':>9}{'x qemu time':>13}{'x interp':>10}")
     for prog, args in PROGRAMS:
-        _, n_interp, _, s_interp = run_afgdb([sys.executable], prog, INTERP_ARGS[prog], "interp")
+        _, n_interp, _, s_interp, _ = run_afgdb([sys.executable], prog, INTERP_ARGS[prog], "interp")
         interp_mips = n_interp / s_interp / 1e6
         rows: dict[str, list[float]] = {}
         inside: dict[str, list[float]] = {}
+        steady: dict[str, list[float]] = {}
         icount = 0
         expected = None
         for _ in range(ns.rounds):  # interleave engines so drift hits all alike
@@ -82,8 +87,10 @@ def main() -> int:
             rows.setdefault("qemu-mipsel", []).append(dq)
             expected = out_q
             for name, py in interpreters():
-                dt, icount, out, run_s = run_afgdb(py, prog, args)
+                dt, icount, out, run_s, rate = run_afgdb(py, prog, args)
                 inside.setdefault(name, []).append(run_s)
+                if rate is not None:
+                    steady.setdefault(name, []).append(rate)
                 if out != expected:
                     raise SystemExit(f"{name} output differs from qemu on {prog}")
                 rows.setdefault(name, []).append(dt)
@@ -92,11 +99,13 @@ def main() -> int:
         for name, times in rows.items():
             med = sorted(times)[len(times) // 2]
             ins = sorted(inside.get(name, times))[len(times) // 2]
+            rates = sorted(steady.get(name, []))
+            st = f"{rates[len(rates) // 2]:>9.1f}" if rates else f"{'':>9}"
             print(f"{label:<14}{name:<16}{med:>9.3f}{icount / med / 1e6:>8.1f}"
-                  f"{icount / ins / 1e6:>10.1f}{med / q:>13.1f}"
+                  f"{icount / ins / 1e6:>10.1f}{st}{med / q:>13.1f}"
                   f"{icount / ins / 1e6 / interp_mips:>10.1f}")
         small = f"{prog} {' '.join(INTERP_ARGS[prog])}"
-        print(f"{small:<14}{'interp/CPython':<16}{'':>9}{'':>8}{interp_mips:>10.2f}{'':>13}"
+        print(f"{small:<14}{'interp/CPython':<16}{'':>9}{'':>8}{interp_mips:>10.2f}{'':>22}"
               f"{1.0:>10.1f}")
     return 0
 

@@ -295,12 +295,16 @@ class Kernel:
             self.kmem_hook("switch", t)  # t left the CPU: its frame, the queues, the clock
         return self.insns - start
 
-    def run_until_exit(self, p: Proc, limit: int | None = None) -> int:
-        """Run until p has exited (used by `afgdb run`); returns its wait status."""
+    def run_until_exit(self, p: Proc, limit: int | None = None,
+                       progress: Callable[[int], None] | None = None) -> int:
+        """Run until p has exited (used by `afgdb run`); returns its wait status.
+        progress, if given, hears how many instructions ran after each slice."""
         total = 0
         while p.state == SACTIVE or p.state == "stopped":
             n = self.run(1_000_000)
             total += n
+            if progress is not None:
+                progress(n)
             if n == 0 and not self.runq and self.next_deadline() is None:
                 if p.state in (SACTIVE, "stopped"):
                     self.log("deadlock: every thread is blocked and no timer is pending")
