@@ -201,3 +201,33 @@ def test_run_finders_agree(data: bytes) -> None:
         assert end - start >= 4 and data[start:end] == data[start : start + 1] * (end - start)
         assert start == 0 or data[start - 1] != data[start]
         assert end == len(data) or data[end] != data[start]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(data=st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda p, cs: b"$" + p + b"#" + cs, st.binary(max_size=30),
+              st.sampled_from([b"00", b"zz", b"1", b""])),
+    st.builds(lambda p: Connection(SERVER).send_packet(p), st.binary(max_size=30)),
+), role=st.sampled_from([SERVER, CLIENT]), ack=st.booleans())
+def test_single_packet_agrees_with_the_general_parser(data: bytes, role: Role,
+                                                      ack: bool) -> None:
+    """The one-frame shortcut either declines or gives what feed/next_event gives."""
+    fast, slow = Connection(role, ack_mode=ack), Connection(role, ack_mode=ack)
+    payload = fast.single_packet(data)
+    if payload is None:
+        return
+    slow.feed(data)
+    assert slow.next_event() == Packet(payload)
+    assert slow.next_event() is NEED_DATA
+    assert fast.data_to_send() == slow.data_to_send()
+
+
+def test_single_packet_takes_plain_requests_and_declines_the_rest() -> None:
+    c = Connection(SERVER, ack_mode=False)
+    assert c.single_packet(b"$m400570,4#fd") == b"m400570,4"
+    assert c.single_packet(b"$m400570,4#fe") is None  # bad checksum: the parser reports it
+    assert c.single_packet(b"+$m400570,4#fd") is None  # an ack first
+    assert c.single_packet(b"$X0,1:}]#bc") is None  # escaped: the parser unescapes
+    c.feed(b"$m4")
+    assert c.single_packet(b"$m400570,4#fd") is None  # a frame is half-read

@@ -127,6 +127,11 @@ class Session:
         peer that pipelines requests and does not read gets back-pressure, not a
         server that buffers every reply.
         """
+        payload = self.conn.single_packet(data)
+        if payload is not None:  # the usual case: one request, answered at once
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: <- %r", self.name, payload[:200])
+            return self._answer(payload) + self.conn.data_to_send() + self.poll()
         self.conn.feed(data)
         out = bytearray()
         while len(out) < limit:
