@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
-PROGRAMS = [("cpubound", ["8"]), ("fib", ["30"]), ("libcheavy", ["4"])]
+PROGRAMS = [("cpubound", ["8"]), ("fib", ["30"]), ("libcheavy", ["8"])]
 # The reference interpreter runs the same programs smaller (its rate does not
 # depend on the size: no JIT, no translation to amortize).
 INTERP_ARGS = {"cpubound": ["1"], "fib": ["22"], "libcheavy": ["1"]}
