@@ -64,6 +64,19 @@ class DebugHooks:
         return False
 
 
+_TABLE: dict[int, Any] | None = None
+
+
+def _syscall_table() -> dict[int, Any]:
+    """syscalls.TABLE (imported on first use: the handlers' modules import this one)."""
+    global _TABLE
+    if _TABLE is None:
+        from afgdb.machine.kernel.syscalls import TABLE
+
+        _TABLE = TABLE
+    return _TABLE
+
+
 class Kernel:
     def __init__(self, root: str, *, stdin: File | None = None, stdout: File | None = None,
                  stderr: File | None = None, trace: TextIO | None = None,
@@ -260,39 +273,49 @@ class Kernel:
         the clock jumps to the earliest deadline.
         """
         start = self.insns
+        runq = self.runq
+        ext = self.extensions
         while self.insns - start < budget:
-            self._expire_timers()
-            if not self.runq:
+            if self.timed or "timers" in ext:
+                self._expire_timers()
+            if not runq:
                 d = self.next_deadline()
                 if d is None:
                     break
                 if d > self.clock_ns:
                     self.idle_ns += d - self.clock_ns
                 continue
-            t = self.runq.popleft()
+            t = runq.popleft()
             if t.state != LSRUN:
                 continue
-            tracer = t.proc.tracer
-            if isinstance(tracer, DebugHooks) and tracer.on_run(t):
+            p = t.proc
+            tracer = p.tracer
+            if tracer is not None and isinstance(tracer, DebugHooks) and tracer.on_run(t):
                 continue
             self.current = t
             quantum = min(SLICE, budget - (self.insns - start))
-            before = t.cpu.icount
-            signals.deliver_pending(self, t)
-            if t.state != LSRUN:
-                self.current = None
-                continue
-            ex = self.cpu_run(t.cpu, t.proc.cache, quantum)
-            self.insns += t.cpu.icount - before
+            c = t.cpu
+            before = c.icount
+            if t.pending:  # nothing is deliverable without a pending signal
+                signals.deliver_pending(self, t)
+                if t.state != LSRUN:
+                    self.current = None
+                    continue
+            ex = self.cpu_run(c, p.cache, quantum)
+            self.insns += c.icount - before
             self.current = None
-            self._handle_exit(t, ex)
-            if RLIMIT_CPU in t.proc.rlimits:
-                charge_cpu(self, t.proc, NS_PER_INSN)
-            if t.state == LSRUN and t.pending:
-                signals.deliver_pending(self, t)  # on the way back to user mode, as Linux does
-            if t.state == LSRUN and t not in self.runq:
-                self.runq.append(t)
-            self.kmem_hook("switch", t)  # t left the CPU: its frame, the queues, the clock
+            if ex.reason != engine.X_BUDGET:
+                self._handle_exit(t, ex)
+            if RLIMIT_CPU in p.rlimits:
+                charge_cpu(self, p, NS_PER_INSN)
+            if t.state == LSRUN:
+                if t.pending:
+                    signals.deliver_pending(self, t)  # on the way back to user mode, as Linux does
+                if t.state == LSRUN and t not in runq:
+                    runq.append(t)
+            km = ext.get("kmem")
+            if km is not None:
+                km.switch(t)  # t left the CPU: its frame, the queues, the clock (kmem.py)
         return self.insns - start
 
     def run_until_exit(self, p: Proc, limit: int | None = None,
@@ -352,24 +375,24 @@ class Kernel:
         signals.fault_to_signal(self, t, ex)
 
     def syscall(self, t: LWP) -> None:
-        from afgdb.machine.kernel.syscalls import TABLE
-
         c = t.cpu
         r = c.r
         nr = r[2]
-        handler = TABLE.get(nr)
+        handler = _syscall_table().get(nr)
         tracer = t.proc.tracer
-        if isinstance(tracer, DebugHooks) and t.in_syscall != nr and tracer.on_syscall_entry(t, nr):
+        if tracer is not None and isinstance(tracer, DebugHooks) and t.in_syscall != nr \
+                and tracer.on_syscall_entry(t, nr):
             t.in_syscall = nr
             return  # re-dispatched when the debugger resumes (pc still at the syscall)
         t.in_syscall = nr
         args = [r[4], r[5], r[6], r[7]]
-        if handler is not None and handler.nargs > 4:
+        nargs = handler.nargs if handler is not None else 4
+        if nargs > 4:
             try:
                 args += [t.proc.aspace.read_u32((r[29] + 16 + 4 * i) & 0xFFFFFFFF)
-                         for i in range(handler.nargs - 4)]
+                         for i in range(nargs - 4)]
             except Exception:
-                args += [0] * (handler.nargs - 4)
+                args += [0] * (nargs - 4)
         c.pc = (c.pc + 4) & 0xFFFFFFFF
         try:
             if handler is None:
@@ -379,7 +402,7 @@ class Kernel:
                     self.log(f"pid {t.proc.pid}: unimplemented system call {nr} ({name}): ENOSYS")
                 raise SyscallError(E.ENOSYS)
             try:
-                res = handler.fn(self, t, *args[:handler.nargs])
+                res = handler.fn(self, t, *args[:nargs])
             except (SyscallError, WouldBlock, NoReturn):
                 raise
             except Exception as e:  # a kernel bug must not take the machine down
@@ -406,7 +429,7 @@ class Kernel:
             if self.trace and handler is not None:
                 self._trace(t, handler, args, res, None)
         t.in_syscall = -1
-        if isinstance(tracer, DebugHooks) and t.state == LSRUN:
+        if tracer is not None and isinstance(tracer, DebugHooks) and t.state == LSRUN:
             tracer.on_syscall_exit(t, nr)
 
     def _trace(self, t: LWP, handler: Any, args: list[int], res: int | None,

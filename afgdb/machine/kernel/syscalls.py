@@ -8,7 +8,7 @@ calls live at AFGDB_BASE and are documented in ``include/afgdb.h``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from afgdb.machine.kernel import (
@@ -44,10 +44,10 @@ class Syscall:
     name: str
     args: tuple[tuple[str, str], ...]  # (type, name); types: int uint ptr str size fd flags
     fn: Handler
+    nargs: int = field(init=False, repr=False, compare=False)  # len(args), read per call
 
-    @property
-    def nargs(self) -> int:
-        return len(self.args)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nargs", len(self.args))
 
     def format_args(self, k: Kernel, t: LWP, values: list[int]) -> str:
         out = []
