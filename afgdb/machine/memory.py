@@ -178,6 +178,7 @@ class AddressSpace:
     def unmap(self, start: int, length: int) -> None:
         end = start + ((length + PAGE_MASK) & ~PAGE_MASK)
         keep: list[Region] = []
+        hit: list[tuple[int, int]] = []  # the unmapped parts of regions
         for r in self.regions:
             if r.end <= start or r.start >= end:
                 keep.append(r)
@@ -186,13 +187,18 @@ class AddressSpace:
                 keep.append(Region(r.start, start, r.prot, r.name, r.offset, r.kind))
             if r.end > end:
                 keep.append(Region(end, r.end, r.prot, r.name, r.offset + (end - r.start), r.kind))
+            hit.append((max(r.start, start), min(r.end, end)))
+        if not hit:
+            return  # nothing mapped there, so no page either (frames lie inside regions)
         self.regions = keep
-        pns = range(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
-        # Only pages with a frame need dropping; a big mapping has few of them.
-        present = [pn for pn in self.frames if pn in pns] if len(pns) > len(self.frames) \
-            else [pn for pn in pns if pn in self.frames]
-        for pn in present:
-            self._drop_page(pn)
+        frames = self.frames
+        for lo, hi in hit:
+            pns = range(lo >> PAGE_SHIFT, hi >> PAGE_SHIFT)
+            # Only pages with a frame need dropping; a big mapping has few of them.
+            present = [pn for pn in frames if pn in pns] if len(pns) > len(frames) \
+                else [pn for pn in pns if pn in frames]
+            for pn in present:
+                self._drop_page(pn)
 
     def protect(self, start: int, length: int, prot: int) -> bool:
         """mprotect: False if part of the range is unmapped (ENOMEM)."""
@@ -348,7 +354,13 @@ class AddressSpace:
 
     # ------------------------------------------------------- guest slow paths
     def load(self, addr: int, size: int) -> int:
-        """A CPU load that missed the fast tables (size 1, 2 or 4; aligned)."""
+        """A CPU load that missed the fast tables, or one that translated code always
+        makes here (ll, lwl, lwr; size 1, 2 or 4; aligned)."""
+        key = addr & ~PAGE_MASK
+        if size == 4:
+            w = self.R32.get(key)  # a page there needs no bookkeeping to be read
+            if w is not None:
+                return w[(addr & PAGE_MASK) >> 2]
         fr = self.frame_for(addr, False)
         if self.watched_pages and self.on_watch and (addr >> PAGE_SHIFT) in self.watched_pages:
             self.on_watch(addr, size, False)
@@ -360,7 +372,13 @@ class AddressSpace:
         return int(fr.b[off])
 
     def store(self, addr: int, size: int, value: int) -> None:
-        """A CPU store that missed the fast tables."""
+        """A CPU store that missed the fast tables, or one that translated code always
+        makes here (sc, swl, swr)."""
+        if size == 4:
+            w = self.W32.get(addr & ~PAGE_MASK)  # a page there needs no bookkeeping
+            if w is not None:
+                w[(addr & PAGE_MASK) >> 2] = value & 0xFFFFFFFF
+                return
         fr = self.frame_for(addr, True)
         if self.watched_pages and self.on_watch and (addr >> PAGE_SHIFT) in self.watched_pages:
             self.on_watch(addr, size, True)
@@ -386,6 +404,12 @@ class AddressSpace:
                 raise MemFault(addr, False, False)
             off = addr & PAGE_MASK
             n = min(length, PAGE_SIZE - off)
+            w = self.R32.get(addr - off)
+            if w is not None:  # readable: no region lookup needed
+                out += w.tobytes()[off:off + n]
+                addr += n
+                length -= n
+                continue
             pn = addr >> PAGE_SHIFT
             fr = self.frames.get(pn)
             if fr is None:
@@ -414,6 +438,12 @@ class AddressSpace:
                 raise MemFault(addr, True, False)
             off = addr & PAGE_MASK
             n = min(length - pos, PAGE_SIZE - off)
+            b = self.W8.get(addr - off)
+            if b is not None:  # writable in place: nothing to check, copy or publish
+                b[off:off + n] = data[pos:pos + n]
+                addr += n
+                pos += n
+                continue
             fr = self.frame_for(addr, True, check=check)
             if not check:
                 # The debugger wrote into a page it may not write; keep fast tables honest.
@@ -494,8 +524,9 @@ class AddressSpace:
         self.regions.clear()
         for d in (self.R32, self.W32, self.R16, self.W16, self.R8, self.W8):
             d.clear()
-        self.R32L[:] = page_directory()
-        self.W32L[:] = page_directory()
+        if PAGE_LISTS:
+            self.R32L[:] = page_directory()
+            self.W32L[:] = page_directory()
         self.cow.clear()
         self.code_pages.clear()
 
