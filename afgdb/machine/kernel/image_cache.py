@@ -107,6 +107,6 @@ def recycle(k: Kernel, p: Proc) -> bool:
     if not isinstance(entry, CachedImage) or len(entry.spares) >= MAX_SPARES \
             or _images(k).get(entry.version) is not entry or not vm_reuse.keepable(k, p):
         return False
-    entry.spares.append(vm_reuse.stash(p, entry.template))
+    entry.spares.append(vm_reuse.stash(p, entry.template, whole=True))
     p.image = None
     return True

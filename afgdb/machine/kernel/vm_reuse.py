@@ -11,6 +11,14 @@ has the bytes the code came from. Only code pages are pinned, so a parent
 that writes its memory after a child is gone does not pay for copies.
 Nothing is kept that a debugger, breakpoint or watchpoint is involved in, or
 that another engine than the block translator runs.
+
+A program image's template is never written, so a space made from one keeps
+more (``stash(..., whole=True)``): every page it still shares with the
+template stays in place, with its table entries, and only the pages it wrote
+or added are given back, so that the kept space already is a fresh fork of
+the template and reviving it costs nothing per page. This holds when the
+template's mappings are still there as they were (else the space is released
+as above).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from afgdb.machine.cpu import engine
 from afgdb.machine.cpu.engine import CodeCache
-from afgdb.machine.memory import AddressSpace, Frame
+from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace, Frame, Region, _dir_set
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
@@ -32,6 +40,7 @@ class Kept:
     aspace: AddressSpace  # released: no pages, no regions; its tables are the code's
     cache: CodeCache
     pins: dict[int, Frame]  # page -> the frame its translated code was made from
+    whole: bool = False  # aspace holds source's pages itself: it is a fork of source already
 
 
 def keepable(k: Kernel, p: Proc) -> bool:
@@ -42,26 +51,82 @@ def keepable(k: Kernel, p: Proc) -> bool:
             and not p.aspace.watched_pages)
 
 
-def stash(p: Proc, source: AddressSpace) -> Kept:
+def stash(p: Proc, source: AddressSpace, whole: bool = False) -> Kept:
     """Release p's pages but keep its space object and the code made from pages it still
     shares with source, the space it was made from; p is left an empty pair, so a dead
-    or exec'ing process holds nothing another will run in."""
+    or exec'ing process holds nothing another will run in. whole: source is never
+    written (a program template), and the pages shared with it stay in the kept space."""
     a, cache = p.aspace, p.cache
-    sf = source.frames
-    pins = {pn: sf[pn] for pn in cache.by_page if a.frames.get(pn, a) is sf.get(pn)}
-    for fr in pins.values():
-        fr.refs += 1  # shared with source: charged to the pool by source, not by the pin
-    for pn in [pn for pn in cache.by_page if pn not in pins]:
-        cache.invalidate_page(pn)  # written here, or never source's: it cannot match again
-    a.release()
+    if whole and _back_to_fork_of(a, cache, source):
+        kept = Kept(a, cache, {}, whole=True)
+    else:
+        sf = source.frames
+        pins = {pn: sf[pn] for pn in cache.by_page if a.frames.get(pn, a) is sf.get(pn)}
+        for fr in pins.values():
+            fr.refs += 1  # shared with source: charged to the pool by source, not by the pin
+        for pn in [pn for pn in cache.by_page if pn not in pins]:
+            cache.invalidate_page(pn)  # written here, or never source's: it cannot match again
+        a.release()
+        kept = Kept(a, cache, pins)
     p.aspace = AddressSpace()
     p.cache = CodeCache(p.aspace)
-    return Kept(a, cache, pins)
+    return kept
+
+
+def _back_to_fork_of(a: AddressSpace, cache: CodeCache, source: AddressSpace) -> bool:
+    """Turn a, a fork of source that ran, back into what source.fork() gives: pages it
+    wrote or added are released, the rest stay shared (copy-on-write, as published).
+    False, with a unchanged, if a no longer maps source's regions as source does."""
+    for r in source.regions:
+        if a.find_region(r.start) != r:  # Region compares by value: same range and prot
+            return False
+    sf = source.frames
+    frames = a.frames
+    cow = a.cow
+    # Frames a holds but source does not: written (copied), added, or moved by mremap.
+    own = [pn for pn, fr in frames.items() if sf.get(pn) is not fr]
+    a._unpublish_all_writes()  # none of a's pages is writable in place any more
+    for pn in own:
+        frames.pop(pn).unref()
+        cow.discard(pn)
+        if pn in a.code_pages:
+            a.code_pages.discard(pn)
+            cache.invalidate_page(pn)  # written here: its code cannot match again
+    back = [pn for pn in own if pn in sf]
+    if len(frames) + len(back) != len(sf):  # a dropped some of source's pages too
+        back = list(sf.keys() - frames.keys())
+    sR32, sR16, sR8 = source.R32, source.R16, source.R8
+    R32, R16, R8 = a.R32, a.R16, a.R8
+    for pn in back:
+        fr = sf[pn]
+        fr.refs += 1
+        frames[pn] = fr
+        cow.add(pn)
+        key = pn << PAGE_SHIFT
+        if key in sR32:  # what source.fork() copies from source's read tables
+            R32[key], R16[key], R8[key] = sR32[key], sR16[key], sR8[key]
+            if PAGE_LISTS:
+                _dir_set(a.R32L, pn, sR32[key])
+        else:
+            a._unpublish_read(pn)
+    for pn in own:
+        if pn not in sf:
+            a._unpublish_read(pn)
+    if len(cow) != len(frames):  # every page shared with source is copy-on-write
+        cow.clear()
+        cow.update(frames)
+    a.regions = [Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
+                 for r in source.regions]
+    a.brk_start, a.brk, a.mmap_base = source.brk_start, source.brk, source.mmap_base
+    a.pool = source.pool
+    return True
 
 
 def revive(kept: Kept, source: AddressSpace) -> tuple[AddressSpace, CodeCache]:
     """The kept space, now a copy-on-write fork of source, and the code still valid in it."""
     a, cache = kept.aspace, kept.cache
+    if kept.whole:
+        return a, cache  # its pages are source's, copy-on-write; its code pages marked
     sf = source.frames
     for pn in [pn for pn in cache.by_page if kept.pins.get(pn) is not sf.get(pn, kept)]:
         cache.invalidate_page(pn)
@@ -78,3 +143,7 @@ def unpin(kept: Kept | None) -> None:
         for fr in kept.pins.values():
             fr.unref()
         kept.pins.clear()
+        if kept.whole:
+            kept.aspace.release()
+            kept.cache.invalidate_all()
+            kept.whole = False
