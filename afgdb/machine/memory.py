@@ -136,8 +136,9 @@ class AddressSpace:
     W16: dict[int, memoryview] = field(default_factory=dict)
     R8: dict[int, memoryview] = field(default_factory=dict)
     W8: dict[int, memoryview] = field(default_factory=dict)
-    R32L: list[list[array[int]]] = field(default_factory=page_directory)  # PAGE_LISTS
-    W32L: list[list[array[int]]] = field(default_factory=page_directory)
+    # PAGE_LISTS only (elsewhere empty and unused: a space is made per fork and exec).
+    R32L: list[list[array[int]]] = field(default_factory=page_directory if PAGE_LISTS else list)
+    W32L: list[list[array[int]]] = field(default_factory=page_directory if PAGE_LISTS else list)
     cow: set[int] = field(default_factory=set)
     code_pages: set[int] = field(default_factory=set)
     watched_pages: set[int] = field(default_factory=set)
@@ -249,8 +250,11 @@ class AddressSpace:
     # ------------------------------------------------------------------ frames
     def _publish(self, pn: int) -> None:
         """Put page pn into the fast tables that its protection and state allow."""
+        self._publish_in(pn, self.find_region(pn << PAGE_SHIFT))
+
+    def _publish_in(self, pn: int, r: Region | None) -> None:
+        """_publish, for a caller that has found pn's region already."""
         fr = self.frames[pn]
-        r = self.find_region(pn << PAGE_SHIFT)
         prot = r.prot if r else 0
         watched = pn in self.watched_pages
         key = pn << PAGE_SHIFT
@@ -320,7 +324,7 @@ class AddressSpace:
             if self.pool is not None:
                 self.pool.take(addr, write)
             fr = self.frames[pn] = Frame(pool=self.pool)
-            self._publish(pn)
+            self._publish_in(pn, r)
         if write:
             if pn in self.cow:
                 if fr.refs > 1:
@@ -329,12 +333,12 @@ class AddressSpace:
                     fr.refs -= 1
                     fr = self.frames[pn] = Frame(fr.w.tobytes(), self.pool)
                 self.cow.discard(pn)
-                self._publish(pn)
+                self._publish_in(pn, r)
             if pn in self.code_pages:
                 self.code_pages.discard(pn)
                 if self.on_code_write:
                     self.on_code_write(pn)
-                self._publish(pn)
+                self._publish_in(pn, r)
         return fr
 
     def mark_code(self, pn: int) -> None:
