@@ -56,6 +56,14 @@ def _dir_set(d: list[list[array[int]]], pn: int, page: array[int]) -> None:
     t[pn & 1023] = page
 
 
+def _dir_reset(d: list[list[array[int]]]) -> None:
+    """Empty a page directory in place (no new 1024-entry list: one is made per fork and
+    exec, and PyPy pays for each in its garbage collector)."""
+    for i, t in enumerate(d):
+        if t is not _NO_TABLE:
+            d[i] = _NO_TABLE
+
+
 def _dir_clear(d: list[list[array[int]]], pn: int) -> None:
     t = d[pn >> 10]
     if t is not _NO_TABLE:
@@ -515,7 +523,7 @@ class AddressSpace:
         self.W16.clear()
         self.W8.clear()
         if PAGE_LISTS:
-            self.W32L[:] = page_directory()
+            _dir_reset(self.W32L)
 
     def release(self) -> None:
         """Drop every frame (exit or exec)."""
@@ -529,8 +537,8 @@ class AddressSpace:
         for d in (self.R32, self.W32, self.R16, self.W16, self.R8, self.W8):
             d.clear()
         if PAGE_LISTS:
-            self.R32L[:] = page_directory()
-            self.W32L[:] = page_directory()
+            _dir_reset(self.R32L)
+            _dir_reset(self.W32L)
         self.cow.clear()
         self.code_pages.clear()
 
