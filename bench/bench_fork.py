@@ -2,14 +2,18 @@
 
 Runs the corpus program ``pm_forkloop N`` (N times: fork, execv
 bin/corpus/pm_echo -q, waitpid) under afgdb (CPython and PyPy, timing only
-the machine run, not interpreter start-up) and under qemu-mipsel (where each
-exec starts a new qemu through a host shell wrapper, the only way qemu-user
-can exec a MIPS program), side by side; then ``pm_forkloop N -q`` (fork and
-_exit only). Last, the memory cost of forking: ``pm_cow`` touches 64 MiB and
-forks, its child writes K pages; the table shows the parent's resident pages
-and the child's private pages (pages it owns alone) for several K.
+the machine run in process CPU time, not interpreter start-up) and under
+qemu-mipsel (where each exec starts a new qemu through a host shell wrapper,
+the only way qemu-user can exec a MIPS program; wall clock), side by side;
+then ``pm_forkloop N -q`` (fork and _exit only). afgdb's figures come twice:
+a fresh machine's first N cycles (after a 3-cycle warm-up), and N cycles
+after --warmup more (steady state: PyPy's JIT needs a few thousand cycles to
+compile the cold start-up code of the exec'd program, CPython a few hundred).
+Last, the memory cost of forking: ``pm_cow`` touches 64 MiB and forks, its
+child writes K pages; the table shows the parent's resident pages and the
+child's private pages (pages it owns alone) for several K.
 
-    python bench/bench_fork.py [--cycles N]
+    python bench/bench_fork.py [--cycles N] [--warmup W]
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def fresh_root(tmp: str) -> Path:
 
 
 # ------------------------------------------------------------ inside afgdb
-def inner(cycles: int) -> None:
+def inner(cycles: int, warmup: int) -> None:
     """Runs in the measured interpreter; prints one JSON line of results."""
     sys.path.insert(0, str(REPO))
     from afgdb.machine.kernel.files import BufferStream
@@ -66,12 +70,16 @@ def inner(cycles: int) -> None:
             # one warm-up run so that block translation is not what we measure
             p = k.spawn("/bin/corpus/pm_forkloop", ["pm_forkloop", "3", *extra], [])
             k.run_until_exit(p)
-            p = k.spawn("/bin/corpus/pm_forkloop", ["pm_forkloop", str(cycles), *extra], [])
-            t0 = time.perf_counter()
-            k.run_until_exit(p)
-            dt = time.perf_counter() - t0
-            res[key] = {"seconds": dt, "per_second": cycles / dt,
-                        "guest_insns": p.icount(), "ok": p.exit_status == 0}
+            for phase, before in (("first", 0), ("steady", warmup)):
+                if before:
+                    p = k.spawn("/bin/corpus/pm_forkloop", ["pm_forkloop", str(before), *extra])
+                    k.run_until_exit(p)
+                p = k.spawn("/bin/corpus/pm_forkloop", ["pm_forkloop", str(cycles), *extra], [])
+                t0 = time.process_time()
+                k.run_until_exit(p)
+                dt = time.process_time() - t0
+                res[f"{key}_{phase}"] = {"seconds": dt, "per_second": cycles / dt,
+                                         "guest_insns": p.icount(), "ok": p.exit_status == 0}
         cow = []
         from afgdb.machine.kernel import syscalls
 
@@ -126,30 +134,36 @@ def qemu_cycles(cycles: int, extra: list[str]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cycles", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=4000,
+                    help="cycles run before the steady-state figures")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ns = ap.parse_args()
     if ns.inner:
-        inner(ns.cycles)
+        inner(ns.cycles, ns.warmup)
         return 0
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[str, str, str, str, str]] = []
     cow = None
     for name, python in interpreters():
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(REPO)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]))
-        p = subprocess.run([python, __file__, "--inner", "--cycles", str(ns.cycles)],
+        p = subprocess.run([python, __file__, "--inner", "--cycles", str(ns.cycles),
+                            "--warmup", str(ns.warmup)],
                            capture_output=True, env=env, check=False)
         if p.returncode != 0:
             print(f"{name} failed:\n{p.stderr.decode()[-2000:]}", file=sys.stderr)
             continue
         res = json.loads(p.stdout.decode().strip().splitlines()[-1])
-        rows.append((name, res["forkexec"]["per_second"], res["forkonly"]["per_second"]))
+        rows.append((name, *(f"{res[key]['per_second']:.1f}" for key in (
+            "forkexec_first", "forkexec_steady", "forkonly_first", "forkonly_steady"))))
         cow = cow or res["cow"]
     if shutil.which("qemu-mipsel"):
-        rows.append(("qemu-mipsel", qemu_cycles(ns.cycles, []), qemu_cycles(ns.cycles, ["-q"])))
-    print(f"{'engine':<16} {'fork+exec+wait/s':>17} {'fork+_exit+wait/s':>18}"
-          f"   ({ns.cycles} cycles)")
-    for name, fe, fo in rows:
-        print(f"{name:<16} {fe:>17.1f} {fo:>18.1f}")
+        fe, fo = qemu_cycles(ns.cycles, []), qemu_cycles(ns.cycles, ["-q"])
+        rows.append(("qemu-mipsel", f"{fe:.1f}", "", f"{fo:.1f}", ""))
+    print(f"{'':<16} {'fork+exec+wait/s':>24} {'fork+_exit+wait/s':>24}")
+    print(f"{'engine':<16} {'first':>11} {'steady':>12} {'first':>11} {'steady':>12}"
+          f"   ({ns.cycles} cycles; steady: after {ns.warmup} more)")
+    for name, a, b, c, d in rows:
+        print(f"{name:<16} {a:>11} {b:>12} {c:>11} {d:>12}")
     if cow:
         print("\nforking a process that touched 64 MiB (16384 pages of 4 KiB):")
         print(f"{'child writes':>12} {'parent resident':>16} {'child private':>14} "
