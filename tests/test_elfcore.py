@@ -289,10 +289,13 @@ def test_segment_reader_short_or_long_keeps_offsets() -> None:
 
 
 @needs_gdb
-def test_real_pthreads_core_lists_every_thread(tmp_path: Path) -> None:
+def test_real_pthreads_core_lists_every_thread(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """/bin/threads (clone + futex) killed by SIGQUIT mid-run: every LWP is in the core."""
-    from afgdb.machine.kernel import signals
+    from afgdb.machine.kernel import kernel, signals
 
+    # Short quanta, so the four workers are all alive before the first one is done.
+    monkeypatch.setattr(kernel, "SLICE", 2000)
     root = make_root(tmp_path, ["bin/threads"])
     k = quiet_kernel(root)
     kern_core.install(k, {"socket": None})

@@ -276,7 +276,10 @@ class Kernel:
         runq = self.runq
         ext = self.extensions
         while self.insns - start < budget:
-            if self.timed or "timers" in ext:
+            # An LWP whose quantum the last call's budget cut goes on first, as if that
+            # call had not ended: the schedule does not depend on how callers slice time.
+            resumed = bool(runq) and runq[0].slice_left > 0
+            if not resumed and (self.timed or "timers" in ext):
                 self._expire_timers()
             if not runq:
                 d = self.next_deadline()
@@ -286,6 +289,7 @@ class Kernel:
                     self.idle_ns += d - self.clock_ns
                 continue
             t = runq.popleft()
+            left, t.slice_left = t.slice_left, 0
             if t.state != LSRUN:
                 continue
             p = t.proc
@@ -293,17 +297,26 @@ class Kernel:
             if tracer is not None and isinstance(tracer, DebugHooks) and tracer.on_run(t):
                 continue
             self.current = t
-            quantum = min(SLICE, budget - (self.insns - start))
+            want = left or SLICE
+            quantum = min(want, budget - (self.insns - start))
             c = t.cpu
             before = c.icount
-            if t.pending:  # nothing is deliverable without a pending signal
+            if t.pending and not left:  # nothing is deliverable without a pending signal
                 signals.deliver_pending(self, t)
                 if t.state != LSRUN:
                     self.current = None
                     continue
             ex = self.cpu_run(c, p.cache, quantum)
-            self.insns += c.icount - before
+            ran = c.icount - before
+            self.insns += ran
             self.current = None
+            if ex.reason == engine.X_BUDGET and quantum < want and t.state == LSRUN:
+                t.slice_left = want - ran  # cut by the budget: the rest comes next call
+                runq.appendleft(t)
+                km = ext.get("kmem")
+                if km is not None:
+                    km.switch(t)  # the machine stops here for now: keep pid 0's view current
+                continue
             if ex.reason != engine.X_BUDGET:
                 self._handle_exit(t, ex)
             if RLIMIT_CPU in p.rlimits:

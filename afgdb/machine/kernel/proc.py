@@ -56,6 +56,7 @@ class LWP:
     restart: Callable[[], None] | None = None  # re-arms an interrupted syscall
     sleep_deadline: int | None = None  # a nanosleep in progress (kept across re-runs)
     in_syscall: int = -1  # syscall number while blocked/stopped inside one, for gdb
+    slice_left: int = 0  # the rest of a quantum that a run() budget cut short (Kernel.run)
     saved_sigmask: int | None = None  # sigsuspend/ppoll/pselect: the mask to restore
     sigwait: int = 0  # rt_sigtimedwait: blocked signals that still wake this LWP
     forced: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # sig -> info that
