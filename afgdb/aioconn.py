@@ -190,7 +190,8 @@ async def serve_sockets(loop: asyncio.AbstractEventLoop, socks: list[socket.sock
                         chunk: int, linger: float = LINGER) -> None:
     """Accept on listening sockets until cancelled; then close every connection."""
     live: weakref.WeakSet[RspProtocol] = weakref.WeakSet()  # open connections
-    watch = selectors.DefaultSelector()
+    # poll(2), not epoll: no descriptor of its own (the server keeps a steady count).
+    watch = selectors.PollSelector()
     for s in socks:
         watch.register(s.fileno(), selectors.EVENT_READ)  # a new client waits too
 
