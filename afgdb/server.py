@@ -1,8 +1,8 @@
 """The RSP server: anyio listeners, one task per connection, one machine for all.
 
 The machine is synchronous; a single runner task runs it in slices
-(``kernel.run(SLICE)`` then ``await anyio.sleep(0)``) whenever something is
-runnable, and sleeps on an event otherwise, so Ctrl-C (0x03) and other
+(``kernel.run(SLICE, deadline)`` then ``await anyio.sleep(0)``) whenever
+something is runnable, and sleeps on an event otherwise, so Ctrl-C (0x03) and other
 connections are served between slices. Each connection owns a sans-IO
 `afgdb.stub.Session`; this module only moves bytes.
 
@@ -32,6 +32,7 @@ import socket
 import stat
 import struct
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -50,7 +51,12 @@ from afgdb.targets.system import System
 
 log = logging.getLogger("afgdb.server")
 
-SLICE = 50_000  # instructions per runner slice (a few milliseconds)
+SLICE = 50_000  # instructions per runner slice (a few milliseconds on translated code)
+# Host time after which a runner slice, or the run after a resume, stops before
+# translating more code: first runs of cold code are far slower than warm ones, and
+# the event loop (other connections, Ctrl-C) waits for the slice. The kernel keeps
+# the schedule the same wherever a slice stops.
+SLICE_SECONDS = 0.02
 RECV_SIZE = 0x10000
 
 
@@ -79,7 +85,7 @@ class Machine:
         k = self.kernel
         while True:
             if k.runnable() or k.next_deadline() is not None:
-                n = k.run(SLICE)
+                n = k.run(SLICE, deadline=time.perf_counter() + SLICE_SECONDS)
                 self._tick(idle=False)
                 await anyio.sleep(0)
                 if n or k.runnable():
@@ -196,7 +202,7 @@ class Link:
         answer in this round trip without waking the runner and the stop-reply path."""
         sess, m = self.sess, self.machine
         if sess.running and m.kernel.runnable():
-            m.kernel.run(QUICK_RUN)
+            m.kernel.run(QUICK_RUN, deadline=time.perf_counter() + SLICE_SECONDS)
             m._tick(idle=False)
             return sess.poll()
         return b""

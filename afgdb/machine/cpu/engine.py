@@ -9,6 +9,7 @@ they come back as ``Exit`` values that the kernel turns into signals.
 from __future__ import annotations
 
 import sys
+import time
 import types
 import zlib
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ class Exit:
 HOT = 16  # runs of a block before it becomes a region's entry
 
 
+class Yield(Exception):
+    """The host deadline passed before translating more code: run() returns early."""
+
+
 class WatchHit(Exception):
     def __init__(self, addr: int, size: int, write: bool) -> None:
         self.hit = (addr, size, write)
@@ -68,6 +73,9 @@ class CodeCache:
         self.page_keys: dict[int, str] = {}
         self.breakpoints: set[int] = set()
         self.clear_of: set[int] = set()  # addresses known to be inside no unit but at its start
+        # Host time (perf_counter) past which run() returns at the next unit it would
+        # have to translate, so a caller's slice of cold code stays short (0: none).
+        self.deadline = 0.0
         self.watch_ranges: list[tuple[int, int, int]] = []  # (addr, len, kind 2=w 3=r 4=a)
         # A module's dict, not a plain one: PyPy's JIT folds global reads from module
         # dicts to constants, but looks names up (allocating the key) in plain dicts.
@@ -105,11 +113,13 @@ class CodeCache:
             return self.short_block(pc, MAX_BLOCK)
         b = self.cold.get(pc)
         if b is None:
+            self._check_deadline()
             b = self.cold[pc] = self._compile(pc, False, MAX_BLOCK)
             self.hits[pc] = 0
             return b
         h = self.hits[pc] = self.hits[pc] + 1
         if h >= HOT and pc not in self.breakpoints:
+            self._check_deadline()
             region = compile_region(self._fetch, pc, self.ns, stop_at=self.breakpoints,
                                     page_key=self._page_key)
             self._track(region)
@@ -117,6 +127,10 @@ class CodeCache:
             del self.cold[pc]
             return region
         return b
+
+    def _check_deadline(self) -> None:
+        if self.deadline and time.perf_counter() > self.deadline:
+            raise Yield
 
     def stopped_inside(self, pc: int) -> None:
         """A slice ended at pc, likely inside a block: the rest of that block runs as a
@@ -316,6 +330,12 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                 c.icount += done
                 c.pc = pc
                 return Exit(X_BUDGET, pc)
+        except Yield:
+            # Translating more would overrun the caller's host deadline: stop between
+            # units (pc and done are both at a unit boundary here).
+            c.icount += done
+            c.pc = pc
+            return Exit(X_BUDGET, pc)
         except (KeyError, IndexError):
             # A miss in the fast page tables: redo that unit on the slow path.
             assert b is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 from collections import deque
 from typing import Any, Callable, TextIO
 
@@ -265,17 +266,21 @@ class Kernel:
                 ds.append(d)
         return min(ds) if ds else None
 
-    def run(self, budget: int) -> int:
+    def run(self, budget: int, deadline: float | None = None) -> int:
         """Run the machine for up to budget instructions; returns how many ran.
 
         Returns early when nothing is runnable (all exited, blocked on the host,
-        or stopped for a debugger). When every LWP sleeps on the virtual clock,
-        the clock jumps to the earliest deadline.
+        or stopped for a debugger), and, given a host deadline (time.perf_counter),
+        once it has passed (checked between quanta and before translating code).
+        When every LWP sleeps on the virtual clock, the clock jumps to the earliest
+        deadline. Where a call returns does not change the schedule.
         """
         start = self.insns
         runq = self.runq
         ext = self.extensions
         while self.insns - start < budget:
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             # An LWP whose quantum the last call's budget cut goes on first, as if that
             # call had not ended: the schedule does not depend on how callers slice time.
             resumed = bool(runq) and runq[0].slice_left > 0
@@ -301,17 +306,24 @@ class Kernel:
             quantum = min(want, budget - (self.insns - start))
             c = t.cpu
             before = c.icount
-            if t.pending and not left:  # nothing is deliverable without a pending signal
+            # Nothing is deliverable without a pending signal. Going on with a cut quantum,
+            # one can be pending only from outside the guest (the debugger, the host):
+            # no other LWP has run since, and timers wait for the quantum's end.
+            if t.pending:
                 signals.deliver_pending(self, t)
                 if t.state != LSRUN:
                     self.current = None
                     continue
+            if deadline is not None:
+                p.cache.deadline = deadline
             ex = self.cpu_run(c, p.cache, quantum)
+            p.cache.deadline = 0.0
             ran = c.icount - before
             self.insns += ran
             self.current = None
-            if ex.reason == engine.X_BUDGET and quantum < want and t.state == LSRUN:
-                t.slice_left = want - ran  # cut by the budget: the rest comes next call
+            if ex.reason == engine.X_BUDGET and ran < want and t.state == LSRUN:
+                # Cut by the budget or the deadline: the rest comes first next call.
+                t.slice_left = want - ran
                 runq.appendleft(t)
                 km = ext.get("kmem")
                 if km is not None:
