@@ -4,16 +4,15 @@ kept space is exactly what a fresh copy-on-write fork of the template would be."
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus_util import fresh_root  # noqa: E402
+from test_image_cache import _run  # noqa: E402
 
 from afgdb.machine.kernel import image_cache, vm_reuse  # noqa: E402
-from afgdb.machine.kernel.files import BufferStream  # noqa: E402
 from afgdb.machine.kernel.kernel import Kernel  # noqa: E402
 from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace  # noqa: E402
 
@@ -28,14 +27,6 @@ def _tables(a: AddressSpace) -> tuple[object, ...]:
                 if len(a.R32L[pn >> 10][pn & 1023])} == set(rd)
     return ({pn: id(fr) for pn, fr in a.frames.items()}, set(a.cow), rd, dict(a.W32),
             regions, (a.brk_start, a.brk, a.mmap_base))
-
-
-def _run(k: Kernel, path: str, *args: str) -> tuple[bytes, int, int]:
-    out = BufferStream(1)
-    k.stdio = (BufferStream(0), out, out)
-    p = k.spawn(path, [os.path.basename(path), *args])
-    status = k.run_until_exit(p)
-    return bytes(out.out), status, p.icount()
 
 
 def test_a_kept_space_is_a_fresh_fork_of_the_template() -> None:
