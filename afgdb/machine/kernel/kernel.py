@@ -325,22 +325,19 @@ class Kernel:
                 # Cut by the budget or the deadline: the rest comes first next call.
                 t.slice_left = want - ran
                 runq.appendleft(t)
-                km = ext.get("kmem")
-                if km is not None:
-                    km.switch(t)  # the machine stops here for now: keep pid 0's view current
-                continue
-            if ex.reason != engine.X_BUDGET:
-                self._handle_exit(t, ex)
-            if RLIMIT_CPU in p.rlimits:
-                charge_cpu(self, p, NS_PER_INSN)
-            if t.state == LSRUN:
-                if t.pending:
-                    signals.deliver_pending(self, t)  # on the way back to user mode, as Linux does
-                if t.state == LSRUN and t not in runq:
-                    runq.append(t)
+            else:
+                if ex.reason != engine.X_BUDGET:
+                    self._handle_exit(t, ex)
+                if RLIMIT_CPU in p.rlimits:
+                    charge_cpu(self, p, NS_PER_INSN)
+                if t.state == LSRUN:
+                    if t.pending:
+                        signals.deliver_pending(self, t)  # on the way back to user mode, as Linux does
+                    if t.state == LSRUN and t not in runq:
+                        runq.append(t)
             km = ext.get("kmem")
             if km is not None:
-                km.switch(t)  # t left the CPU: its frame, the queues, the clock (kmem.py)
+                km.switch(t)  # t left the CPU (or the machine stops here): pid 0's view (kmem.py)
         return self.insns - start
 
     def run_until_exit(self, p: Proc, limit: int | None = None,
