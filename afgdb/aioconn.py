@@ -102,8 +102,8 @@ class RspProtocol(asyncio.Protocol):
         if self.linger <= 0 or self.fd < 0:
             return
         clock = time.perf_counter
-        end = clock() + self.linger
-        chain_end = end - self.linger + LINGER_CHAIN
+        now = clock()
+        end, chain_end = now + self.linger, now + LINGER_CHAIN
         watch = self.watch
         assert watch is not None
         while True:
