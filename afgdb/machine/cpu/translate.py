@@ -305,25 +305,22 @@ def _group_word_accesses(body: list[str]) -> list[str]:
     way the engine redoes that one instruction on the slow path, which is exact."""
     out = list(body)
     groups: dict[tuple[int, str], list[tuple[int, int]]] = {}  # (base, kind) -> [(line, offset)]
-    done: list[list[tuple[int, int]]] = []
+    done: list[tuple[int, str, list[tuple[int, int]]]] = []
 
     def close(base: int | None = None) -> None:
         for key in [k for k in groups if base is None or k[0] == base]:
-            done.append(groups.pop(key))
+            done.append((*key, groups.pop(key)))
 
     i = 0
     while i < len(out):
         line = out[i]
         m = _ACCESS_ADDR.match(line)
-        if m and i + 1 < len(out) and (_WORD_LOAD.match(out[i + 1]) or
-                                       _WORD_STORE.match(out[i + 1])):
-            base = int(m.group(1))
+        load = _WORD_LOAD.match(out[i + 1]) if m and i + 1 < len(out) else None
+        if m and (load or _WORD_STORE.match(out[i + 1])):
             off = int(m.group(3) or 0) * (-1 if m.group(2) == "-" else 1)
-            kind = "R" if out[i + 1].lstrip().find("= R32[") > 0 else "W"
-            groups.setdefault((base, kind), []).append((i, off))
-            lm = _WORD_LOAD.match(out[i + 1])
-            if lm and lm.group(1) != "_":
-                close(int(lm.group(1)[2:-1]))  # the base changes after this load
+            groups.setdefault((int(m.group(1)), "R" if load else "W"), []).append((i, off))
+            if load and load.group(1) != "_":
+                close(int(load.group(1)[2:-1]))  # the base changes after this load
             i += 2
             continue
         if not line.startswith("    ") or line.startswith("     ") or \
@@ -334,14 +331,11 @@ def _group_word_accesses(body: list[str]) -> list[str]:
                 close(int(reg))
         i += 1
     close()
-    for n, members in enumerate(g for g in done if len(g) > 1):
+    for n, (base, kind, members) in enumerate(g for g in done if len(g[2]) > 1):
         offs = [off for _, off in members]
         lo = min(offs)
         if max(offs) - lo > 4092 or any((o - lo) & 3 for o in offs):
             continue
-        first = members[0][0]
-        base = int(_ACCESS_ADDR.match(out[first]).group(1))  # type: ignore[union-attr]
-        kind = "R" if "= R32[" in out[first + 1] else "W"
         page, idx = f"P{kind}{n}", f"O{kind}{n}"
         sign = "-" if lo < 0 else "+"
         for k, (line_no, off) in enumerate(members):
@@ -416,7 +410,8 @@ def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
         em.ds.append(len(em.lines) - 1)
         count += 1
         break
-    # PyPy's JIT folds constants itself, and runs the unfolded code faster (measured).
+    # PyPy's JIT folds constants itself, and runs the unfolded code faster (measured);
+    # slow blocks do not use the page tables.
     body = em.out if WORD_ONLY or slow else _group_word_accesses(_fold_constants(em.out))
     return BlockSource(pc, count, body, [m - 2 for m in em.lines], em.ds, pages,
                        [s & 0xFFFFFFFF for s in succ])
