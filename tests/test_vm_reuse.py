@@ -14,7 +14,8 @@ from test_image_cache import _run  # noqa: E402
 
 from afgdb.machine.kernel import image_cache, vm_reuse  # noqa: E402
 from afgdb.machine.kernel.kernel import Kernel  # noqa: E402
-from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace  # noqa: E402
+from afgdb.machine.kernel.proc import Proc  # noqa: E402
+from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace, Region  # noqa: E402
 
 
 def _tables(a: AddressSpace) -> tuple[object, ...]:
@@ -46,13 +47,19 @@ def test_a_kept_space_is_a_fresh_fork_of_the_template() -> None:
         fresh.release()
 
 
+def _hello(k: Kernel) -> tuple[Proc, AddressSpace, image_cache.CachedImage, Region]:
+    """/bin/hello spawned from its cached image: the process, its space, the image and
+    the program's writable data region."""
+    p = k.spawn("/bin/hello", ["hello"])
+    a, entry = p.aspace, p.image
+    assert isinstance(entry, image_cache.CachedImage)
+    return p, a, entry, next(r for r in a.regions if r.prot & 2 and r.kind == "file")
+
+
 def test_pages_the_process_wrote_are_given_back() -> None:
     with fresh_root() as root:
         k = Kernel(str(root))
-        p = k.spawn("/bin/hello", ["hello"])
-        a, entry = p.aspace, p.image
-        assert isinstance(entry, image_cache.CachedImage)
-        data = next(r for r in a.regions if r.prot & 2 and r.kind == "file")
+        p, a, entry, data = _hello(k)
         before = k.pages.used
         a.write(data.start, b"written")  # a private copy of a program page
         text = min(r.start for r in a.regions)
@@ -76,10 +83,7 @@ def test_a_space_whose_mappings_changed_is_released() -> None:
     """A process that changed the program's mappings keeps only its code (pins)."""
     with fresh_root() as root:
         k = Kernel(str(root))
-        p = k.spawn("/bin/hello", ["hello"])
-        a, entry = p.aspace, p.image
-        assert isinstance(entry, image_cache.CachedImage)
-        data = next(r for r in a.regions if r.prot & 2 and r.kind == "file")
+        p, a, entry, data = _hello(k)
         assert a.protect(data.start, 0x1000, 1)
         assert image_cache.recycle(k, p)
         kept = entry.spares[-1]
