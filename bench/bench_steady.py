@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench_fork import interpreters  # this directory is on sys.path when run as a script
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
@@ -56,15 +57,6 @@ def inner(prog: str, arg: str, armed: bool) -> None:
                       "windows": len(rates), "icount": p.icount()}))
 
 
-def pythons() -> list[tuple[str, str]]:
-    out = [("CPython", sys.executable)]
-    for cand in (REPO / ".venv-pypy" / "bin" / "python", shutil.which("pypy3")):
-        if cand and Path(cand).exists():
-            out.append(("PyPy", str(cand)))
-            break
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--programs", default="fib:32,cpubound:8",
@@ -74,18 +66,18 @@ def main() -> int:
     if ns.inner:
         inner(ns.inner[0], ns.inner[1], ns.inner[2] == "1")
         return 0
-    print(f"{'program':<14}{'Python':<9}{'steady MIPS':>12}{'+bp+wp':>9}{'first':>8}"
+    print(f"{'program':<14}{'Python':<15}{'steady MIPS':>12}{'+bp+wp':>9}{'first':>8}"
           f"{'windows':>9}  counts")
     for spec in ns.programs.split(","):
         prog, arg = spec.split(":")
-        for name, py in pythons():
+        for name, py in interpreters():
             res = []
             for armed in ("0", "1"):
                 out = subprocess.run([py, __file__, "--inner", prog, arg, armed],
                                      capture_output=True, text=True, check=True).stdout
                 res.append(json.loads(out.strip().splitlines()[-1]))
             same = "same" if res[0]["icount"] == res[1]["icount"] else "DIFFER"
-            print(f"{prog + ' ' + arg:<14}{name:<9}{res[0]['steady']:>12.1f}"
+            print(f"{prog + ' ' + arg:<14}{name:<15}{res[0]['steady']:>12.1f}"
                   f"{res[1]['steady']:>9.1f}{res[0]['first']:>8.1f}{res[0]['windows']:>9}  {same}")
     return 0
 
