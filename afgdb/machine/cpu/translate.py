@@ -504,6 +504,67 @@ def wrap_block(bs: BlockSource) -> tuple[str, list[int]]:
     return src, [where[m] + 4 for m in bs.marks]
 
 
+def _chains(blocks: list[BlockSource], bodies: list[list[str]]) -> dict[int, int]:
+    """Which block each block falls into directly: i -> j when j is reached in the region
+    only by i's last transfer (a jump to j, or one side of its branch) and is not the
+    entry. j's code then follows i's, out of the decision tree; a computed jump to j
+    leaves the region (the engine runs j from there), which is rare: such blocks are
+    fall-throughs and branch targets, not call targets or return sites."""
+    index = {bs.start: j for j, bs in enumerate(blocks)}
+    refs: dict[int, int] = {}  # block -> times a constant transfer in the region names it
+    tail: dict[int, list[int]] = {}  # block -> blocks its last transfer may go to
+    for i, body in enumerate(bodies):
+        for k, line in enumerate(body):
+            m = _NEXT.match(line)
+            if m is None:
+                continue
+            target = m.group(2)
+            cond = _COND.match(target)
+            named = [cond.group(1), cond.group(2)] if cond else \
+                [target] if target.startswith("0x") else []
+            js = [index[a] for a in {int(x, 16) for x in named} if a in index]
+            for j in js:
+                refs[j] = refs.get(j, 0) + (len(named) if len(js) == 1 and cond else 1)
+            if k == len(body) - 1 and m.group(1) == "    ":
+                tail[i] = js
+    chained: dict[int, int] = {}
+    for i, js in tail.items():
+        for j in js:
+            if j and refs[j] == 1 and j != i:
+                chained[i] = j
+                break
+    # A ring of blocks that only lead into each other would have no way in: cut it.
+    reached: set[int] = set()
+
+    def follow(i: int | None) -> None:
+        while i is not None and i not in reached:
+            reached.add(i)
+            i = chained.get(i)
+
+    for h in sorted(set(range(len(blocks))) - set(chained.values())):
+        follow(h)
+    for i in range(len(blocks)):
+        if i not in reached:
+            for k in [k for k, v in chained.items() if v == i]:
+                del chained[k]
+            follow(i)
+    return chained
+
+
+def _self_loop(bs: BlockSource, body: list[str]) -> tuple[str, str] | None:
+    """(where control goes on leaving, the condition for leaving) of a block whose last
+    transfer is a branch back to its own start; None for any other block."""
+    m = _NEXT.match(body[-1]) if body else None
+    cond = _COND.match(m.group(2)) if m and m.group(1) == "    " else None
+    if cond is None or cond.group(1) == cond.group(2):
+        return None
+    if int(cond.group(1), 16) == bs.start:
+        return cond.group(2), "not b"
+    if int(cond.group(2), 16) == bs.start:
+        return cond.group(1), "b"
+    return None
+
+
 def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
     """Several blocks as one function that loops among them (``blk(r, c, lim)``).
 
@@ -519,7 +580,9 @@ def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
         bodies, load, store = [b.body for b in blocks], "pass", ""
     else:
         bodies, load, store = _registers(blocks)
-    order = sorted(range(len(blocks)), key=lambda i: blocks[i].start)
+    chained = _chains(blocks, bodies)
+    heads = set(range(len(blocks))) - set(chained.values())
+    order = sorted(heads, key=lambda i: blocks[i].start)
     # Under PyPy temporaries are reset to 0 when a block ends so every pass round
     # the loop holds the same kinds of values: its JIT then keeps them unboxed
     # across bridges instead of allocating an int object per temporary per block.
@@ -532,27 +595,68 @@ def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
     def emit_block(i: int, pad: str) -> None:
         bs = blocks[i]
         starts = where[i] = []
-        for line in bodies[i]:
+        last = len(bodies[i]) - 1
+        loop = _self_loop(bs, bodies[i])
+        inner = pad + "    " if loop else pad
+        if loop:
+            out.append(f"{pad}while True:")  # a block that branches back to itself
+        for k, line in enumerate(bodies[i]):
             starts.append(len(out))
             m = _NEXT.match(line)
             e = _EVENT.match(line)
             if m:
                 ipad, target = m.groups()
-                ipad = pad + ipad[4:]
-                out.append(f"{ipad}pc_ = {target}")
+                ipad = inner + ipad[4:]
+                nxt = chained.get(i) if k == last else None
+                reset = [f"{' = '.join(temps[i])} = 0"] if temps[i] else []
+                if loop and k == last:
+                    # Round again while the branch is taken and the budget allows (pc_
+                    # stays this block's); on leaving, on to the other side.
+                    leave, when = loop
+                    out.append(f"{ipad}n_ += {bs.length}")
+                    out.append(f"{ipad}if {when}:")
+                    out.append(f"{ipad}    pc_ = {leave}")
+                    out.extend(f"{ipad}    {x}" for x in reset + ["break"])
+                    out.extend(ipad + x for x in reset)
+                    out.append(f"{ipad}if n_ >= lim:")
+                    out.append(f"{ipad}    break")
+                    if nxt is None:
+                        out.append(f"{pad}continue")
+                    else:
+                        out.append(f"{pad}if n_ >= lim:")
+                        out.append(f"{pad}    continue")
+                        emit_block(nxt, pad)
+                    continue
+                if nxt is None:
+                    out.append(f"{ipad}pc_ = {target}")
+                    out.append(f"{ipad}n_ += {bs.length}")
+                    out.extend(ipad + x for x in reset + ["continue"])
+                    continue
+                # Fall into the one block only this one leads to: no trip through the
+                # decision tree. The budget is checked as the loop's head would.
+                into = blocks[nxt].start
                 out.append(f"{ipad}n_ += {bs.length}")
-                if temps[i]:
-                    out.append(f"{ipad}{' = '.join(temps[i])} = 0")
-                out.append(f"{ipad}continue")
+                cond = _COND.match(target)
+                if cond:
+                    other, negate = (cond.group(2), "not ") if int(cond.group(1), 16) == into \
+                        else (cond.group(1), "")
+                    out.append(f"{ipad}if {negate}b:")
+                    out.append(f"{ipad}    pc_ = {other}")
+                    out.extend(f"{ipad}    {x}" for x in reset + ["continue"])
+                out.extend(ipad + x for x in reset)
+                out.append(f"{ipad}pc_ = {into:#x}")
+                out.append(f"{ipad}if n_ >= lim:")
+                out.append(f"{ipad}    continue")
+                emit_block(nxt, pad)
             elif e:
                 ipad, ev = e.groups()
-                ipad = pad + ipad[4:]
+                ipad = inner + ipad[4:]
                 value = int(ev, 16) | (_event_count(bs, int(ev, 16)) << COUNT_SHIFT)
                 if store:
                     out.append(f"{ipad}{store}")
                 out.append(f"{ipad}return (n_ << {COUNT_SHIFT}) + {value:#x}")
             else:
-                out.append(pad + line[4:] if line.startswith("    ") else pad + line)
+                out.append(inner + line[4:] if line.startswith("    ") else inner + line)
 
     def tree(lo: int, hi: int, pad: str) -> None:
         if hi - lo <= 3:
@@ -569,7 +673,7 @@ def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
     head = ["def blk(r, c, lim):", f"    {load}", "    n_ = 0", f"    pc_ = {blocks[0].start:#x}",
             f"    {' = '.join(every)} = 0" if every else "    pass",
             "    try:", "        while n_ < lim:"]
-    tree(0, len(blocks), " " * 12)
+    tree(0, len(order), " " * 12)
     tail = [f"        {store}" if store else "        pass",
             f"        return (n_ << {COUNT_SHIFT}) | pc_",
             "    except BaseException:"]
