@@ -1,5 +1,6 @@
 """Control flow inside regions (blocks chained into the one block that leads to them,
-blocks that loop on themselves, calls and returns, decision-tree dispatch): random
+blocks that loop on themselves, calls and returns, calls through a register taken
+in where they were seen to go, decision-tree dispatch): random
 programs run hot under the block engine in slices of random budgets stop at the same
 pcs, after the same counts, with the same registers and memory as under the
 reference interpreter."""
@@ -19,7 +20,7 @@ from afgdb.machine.memory import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
 CODE, DATA = 0x400000, 0x10000000
 BREAK = 0x0000000D
 NOP = 0
-WORK = (2, 3, 4, 5, 6, 7)  # registers the random arithmetic uses
+WORK = (2, 3, 4, 5, 6, 7)  # registers the random arithmetic uses (never t9 or ra)
 LOOP_A, LOOP_B, BASE = 9, 10, 24  # two loop counters, and a pointer into DATA
 
 
@@ -85,9 +86,12 @@ def _program(rng: random.Random) -> list[int]:
             words += [_alu(rng), _i(9, LOOP_B, LOOP_B, -1)]
             words.append(_i(5, LOOP_B, 0, (top - len(words) - 1) & 0xFFFF))
             words.append(NOP)
-        else:  # a call to the leaf function
+        elif end < 0.88:  # a call to the leaf function
             fixups.append((len(words), "jal:leaf"))
             words += [0, _alu(rng)]
+        else:  # the same call through a register, as position-independent code makes it
+            fixups.append((len(words), "la:leaf"))
+            words += [0, 0, _r(25, 0, 31, 0, 0x09), _alu(rng)]  # lui+ori t9; jalr t9
     words.append(BREAK)
     labels["leaf"] = len(words)
     words += [_alu(rng) for _ in range(rng.randrange(1, 4))]
@@ -95,6 +99,9 @@ def _program(rng: random.Random) -> list[int]:
     for at, what in fixups:
         if what.startswith("jal:"):
             words[at] = (3 << 26) | (((CODE + 4 * labels[what[4:]]) >> 2) & 0x3FFFFFF)
+        elif what.startswith("la:"):
+            addr = CODE + 4 * labels[what[3:]]
+            words[at], words[at + 1] = _i(15, 0, 25, addr >> 16), _i(13, 25, 25, addr)
         else:
             words[at] = _branch_to(CODE + 4 * at, CODE + 4 * labels[what], rng)
     return words
@@ -162,3 +169,5 @@ def test_the_generated_programs_make_chained_and_looping_regions() -> None:
     text = "\n".join(seen)
     assert "while True:" in text  # a self-loop
     assert "if n_ >= lim:" in text  # a chained block
+    # A region that calls through t9 holds the leaf it was seen to call.
+    assert any("t = r25" in src and "t = r31" in src for src in seen)

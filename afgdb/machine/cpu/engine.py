@@ -47,6 +47,7 @@ class Exit:
 
 
 HOT = 16  # runs of a block before it becomes a region's entry
+JUMP_TARGETS = 4  # targets of one jump to a register that regions may take in
 
 
 class Yield(Exception):
@@ -73,6 +74,10 @@ class CodeCache:
         self.page_keys: dict[int, str] = {}
         self.breakpoints: set[int] = set()
         self.clear_of: set[int] = set()  # addresses known to be inside no unit but at its start
+        # Where cold blocks ending in a jump to a register were seen to go (at most
+        # JUMP_TARGETS each): a region made later takes those blocks in, so that calls
+        # through a register and returns stay inside it.
+        self.jumps: dict[int, list[int]] = {}
         # Host time (perf_counter) past which run() returns at the next unit it would
         # have to translate, so a caller's slice of cold code stays short (0: none).
         self.deadline = 0.0
@@ -121,12 +126,24 @@ class CodeCache:
         if h >= HOT and pc not in self.breakpoints:
             self._check_deadline()
             region = compile_region(self._fetch, pc, self.ns, stop_at=self.breakpoints,
-                                    page_key=self._page_key)
+                                    page_key=self._page_key, jumps=self.jumps)
             self._track(region)
             self.blocks[pc] = region
             del self.cold[pc]
             return region
         return b
+
+    def follow(self, prev: Block | None, pc: int) -> Block:
+        """block(pc), which prev (the unit run last) went on to."""
+        if prev is not None and prev.dynamic:
+            seen = self.jumps.get(prev.start)
+            if seen is None:
+                if len(self.jumps) >= 8192:
+                    self.jumps.clear()
+                seen = self.jumps[prev.start] = []
+            if pc not in seen and len(seen) < JUMP_TARGETS:
+                seen.append(pc)
+        return self.block(pc)
 
     def _check_deadline(self) -> None:
         if self.deadline and time.perf_counter() > self.deadline:
@@ -291,9 +308,8 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                     if step or left <= MAX_BLOCK:
                         b = cache.short_block(pc, 1 if step else left)
                     else:
-                        b = blocks.get(pc)
-                        if b is None:
-                            b = cache.block(pc)
+                        u = blocks.get(pc)
+                        b = cache.follow(b, pc) if u is None else u
                     nxt = b.fn(r, c, left - MAX_BLOCK)
                     done += nxt >> COUNT_SHIFT
                     if nxt & EVENT_MASK:
@@ -306,9 +322,8 @@ def run(c: CPU, cache: CodeCache, budget: int, step: bool = False) -> Exit:
                 # running past it by more than a block, so MAX_BLOCK are left over.
                 lim = budget - MAX_BLOCK
                 while done < lim:
-                    b = blocks.get(pc)
-                    if b is None:
-                        b = cache.block(pc)
+                    u = blocks.get(pc)
+                    b = cache.follow(b, pc) if u is None else u
                     nxt = b.fn(r, c, lim - done)
                     done += nxt >> COUNT_SHIFT
                     if nxt & EVENT_MASK:

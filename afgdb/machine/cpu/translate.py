@@ -74,6 +74,7 @@ class BlockSource:
     pages: set[int]
     succ: list[int]  # pcs it may go to next that are known statically
     local: tuple[list[str], set[int], set[int]] | None = None  # see _local_body
+    dynamic: bool = False  # ends in a jump to a register (a return, a call through one)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Block:
     region: bool = False
     lo: int = 0  # lowest and highest instruction address (set from ipc)
     hi: int = -1
+    dynamic: bool = False  # a single block ending in a jump to a register
 
     def __post_init__(self) -> None:
         if self.hi < self.lo and self.ipc:
@@ -375,6 +377,7 @@ def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
     pages = {pc // PAGE}
     succ: list[int] = []
     first = True
+    dynamic = False
     while True:
         if not first and (addr in stop_at or addr % PAGE == 0 or count >= max_insns):
             em.emit(f"NEXT {addr:#x}", 1)
@@ -409,12 +412,13 @@ def generate(fetch: Callable[[int], int], pc: int, *, slow: bool = False,
         _branch(em, fetch, row, f, addr, pages, succ)
         em.ds.append(len(em.lines) - 1)
         count += 1
+        dynamic = row.kind == K_JUMPREG
         break
     # PyPy's JIT folds constants itself, and runs the unfolded code faster (measured);
     # slow blocks do not use the page tables.
     body = em.out if WORD_ONLY or slow else _group_word_accesses(_fold_constants(em.out))
     return BlockSource(pc, count, body, [m - 2 for m in em.lines], em.ds, pages,
-                       [s & 0xFFFFFFFF for s in succ])
+                       [s & 0xFFFFFFFF for s in succ], dynamic=dynamic)
 
 
 _REG_REF = re.compile(r"\br\[(\d+)\]")
@@ -870,7 +874,7 @@ def _unit(start: int, length: int, code: CodeType, lines: list[int],
     order = sorted(range(len(lines)), key=lines.__getitem__)
     return Block(start, length, _unbound, code, [lines[i] for i in order],
                  [ipc[i] for i in order], [iidx[i] for i in order], [ids[i] for i in order],
-                 tuple(sorted(pages)), region)
+                 tuple(sorted(pages)), region, dynamic=not region and blocks[0].dynamic)
 
 
 def _unbound(r: list[int], c: Any, lim: int) -> int:
@@ -879,7 +883,7 @@ def _unbound(r: list[int], c: Any, lim: int) -> int:
 
 def _bind(t: Block, namespace: dict[str, object]) -> Block:
     return Block(t.start, t.length, types.FunctionType(t.code, namespace, "blk"), t.code,
-                 t.lines, t.ipc, t.iidx, t.ids, t.pages, t.region, t.lo, t.hi)
+                 t.lines, t.ipc, t.iidx, t.ids, t.pages, t.region, t.lo, t.hi, t.dynamic)
 
 
 # (page key, pc, slow, max_insns) -> a translation of a block that lies within that page.
@@ -952,11 +956,14 @@ REGION_INSNS = 640  # most instructions in one region
 
 
 def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str, object], *,
-                   stop_at: frozenset[int] | set[int], page_key: Callable[[int], str]) -> Block:
+                   stop_at: frozenset[int] | set[int], page_key: Callable[[int], str],
+                   jumps: dict[int, list[int]] | None = None) -> Block:
     """A region: the block at entry and the blocks it reaches by known edges (branch
-    targets, fall-throughs, calls and their return sites), breadth first, as one
-    function. Breakpoint addresses never start a block inside it, so control
-    leaves the region before reaching one. page_key(pn) names a page's content.
+    targets, fall-throughs, calls and their return sites) or, from a jump to a
+    register, by the edges in jumps (block start -> where such a jump was seen to
+    go), breadth first, as one function. Breakpoint addresses never start a block
+    inside it, so control leaves the region before reaching one. page_key(pn) names
+    a page's content.
     """
     key = (page_key(entry >> 12), entry)
     hit = _regions.get(key)
@@ -971,7 +978,8 @@ def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str,
     insns = blocks[0].length
     i = 0
     while i < len(blocks) and len(blocks) < REGION_BLOCKS and insns < REGION_INSNS:
-        for nxt in blocks[i].succ:
+        here = blocks[i]
+        for nxt in here.succ + jumps.get(here.start, []) if jumps and here.dynamic else here.succ:
             if nxt in seen or nxt in stop_at or len(blocks) >= REGION_BLOCKS:
                 continue
             seen.add(nxt)
