@@ -8,6 +8,7 @@ reference interpreter."""
 from __future__ import annotations
 
 import random
+import re
 import struct
 
 import pytest
@@ -16,6 +17,8 @@ from afgdb.machine.cpu import engine, interp
 from afgdb.machine.cpu.state import CPU
 from afgdb.machine.cpu.translate import MAX_BLOCK
 from afgdb.machine.memory import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
+
+pytestmark = pytest.mark.pypy  # regions are shaped differently under PyPy: run there too
 
 CODE, DATA = 0x400000, 0x10000000
 BREAK = 0x0000000D
@@ -167,7 +170,9 @@ def test_the_generated_programs_make_chained_and_looping_regions() -> None:
     finally:
         translate.wrap_region = wrap  # type: ignore[assignment]
     text = "\n".join(seen)
-    assert "while True:" in text  # a self-loop
-    assert "if n_ >= lim:" in text  # a chained block
+    if not translate.WORD_ONLY:  # PyPy's regions keep every block in the tree
+        assert "while True:" in text  # a self-loop
+        assert "if n_ >= lim:" in text  # a chained block
     # A region that calls through t9 holds the leaf it was seen to call.
-    assert any("t = r25" in src and "t = r31" in src for src in seen)
+    assert any(re.search(r"t = r\[?25\b", src) and re.search(r"t = r\[?31\b", src)
+               for src in seen)
