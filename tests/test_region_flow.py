@@ -1,6 +1,7 @@
 """Control flow inside regions (blocks chained into the one block that leads to them,
 blocks that loop on themselves, calls and returns, calls through a register taken
-in where they were seen to go, decision-tree dispatch): random
+in where they were seen to go, decision-tree dispatch, accesses that leave for the
+slow path and come back, faults): random
 programs run hot under the block engine in slices of random budgets stop at the same
 pcs, after the same counts, with the same registers and memory as under the
 reference interpreter."""
@@ -25,6 +26,8 @@ BREAK = 0x0000000D
 NOP = 0
 WORK = (2, 3, 4, 5, 6, 7)  # registers the random arithmetic uses (never t9 or ra)
 LOOP_A, LOOP_B, BASE = 9, 10, 24  # two loop counters, and a pointer into DATA
+FRESH, NOWHERE = 12, 13  # pointers to a page remapped every round, and to nothing
+FRESH_PAGE, UNMAPPED = 0x10010000, 0x20000000
 
 
 def _i(op: int, rs: int, rt: int, imm: int) -> int:
@@ -38,6 +41,10 @@ def _r(rs: int, rt: int, rd: int, shamt: int, funct: int) -> int:
 def _alu(rng: random.Random) -> int:
     d, s, t = rng.choice(WORK), rng.choice(WORK), rng.choice(WORK)
     kind = rng.randrange(7)
+    if rng.random() < 0.08:  # first touch of a page: the slow path, then on in the region
+        return _i(rng.choice((35, 43)), FRESH, rng.choice(WORK), 4 * rng.randrange(64))
+    if rng.random() < 0.01:
+        return _i(35, NOWHERE, d, 0)  # a fault that ends the run
     if kind == 0:
         return _r(s, t, d, 0, 0x21)  # addu
     if kind == 1:
@@ -118,6 +125,7 @@ def _run(words: list[int], regs: list[int], fn: object, budgets: list[int]) -> l
     cache = engine.CodeCache(a)
     seen: list[object] = []
     for rnd in range(engine.HOT + 4):  # the later rounds run as regions
+        a.map(FRESH_PAGE, 0x1000, PROT_READ | PROT_WRITE)  # anew: untouched again
         c = CPU()
         c.r = list(regs)
         c.pc = CODE
@@ -125,9 +133,9 @@ def _run(words: list[int], regs: list[int], fn: object, budgets: list[int]) -> l
             ex = fn(c, cache, budgets[(rnd + step) % len(budgets)])  # type: ignore[operator]
             if rnd >= engine.HOT - 2:
                 seen.append((c.pc, c.icount, list(c.r), ex.reason, ex.event))
-            if ex.reason != engine.X_BUDGET:
+            if ex.reason != engine.X_BUDGET or c.icount > 50_000:  # (a broken engine may spin)
                 break
-        seen.append(a.read(DATA, 0x1000, check=False))
+        seen.append((a.read(DATA, 0x1000, check=False), a.read(FRESH_PAGE, 0x1000)))
     return seen
 
 
@@ -136,7 +144,7 @@ def test_region_flow_matches_the_interpreter(seed: int) -> None:
     rng = random.Random(seed)
     words = _program(rng)
     regs = [0] + [rng.getrandbits(32) for _ in range(33)]
-    regs[BASE] = DATA
+    regs[BASE], regs[FRESH], regs[NOWHERE] = DATA, FRESH_PAGE, UNMAPPED
     # Budgets past MAX_BLOCK let units run and stop on their own limit (lim); short
     # ones end slices inside blocks.
     budgets = [100_000] if seed % 4 == 0 else \
@@ -165,7 +173,7 @@ def test_the_generated_programs_make_chained_and_looping_regions() -> None:
             rng = random.Random(seed)
             words = _program(rng)
             regs = [0] + [rng.getrandbits(32) for _ in range(33)]
-            regs[BASE] = DATA
+            regs[BASE], regs[FRESH], regs[NOWHERE] = DATA, FRESH_PAGE, UNMAPPED
             _run(words, regs, engine.run, [100_000])
     finally:
         translate.wrap_region = wrap  # type: ignore[assignment]

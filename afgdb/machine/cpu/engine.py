@@ -260,12 +260,12 @@ class CodeCache:
 def _faulting_insn(tb: TracebackType | None, block: Block) -> int:
     """Which instruction of block raised (an index into its ipc/iidx/ids): the deepest
     traceback frame running its code."""
-    line = None
+    lasti = -1
     while tb is not None:
         if tb.tb_frame.f_code is block.code:
-            line = tb.tb_lineno
+            lasti = tb.tb_lasti
         tb = tb.tb_next
-    return block.insn_of_line(line) if line is not None else 0
+    return block.insn_at(lasti) if lasti >= 0 else 0
 
 
 def _unit_at_fault(c: CPU, b: Block, tb: TracebackType | None) -> tuple[int, int]:

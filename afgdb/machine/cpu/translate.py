@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import dis
 import hashlib
 import marshal
 import os
@@ -25,7 +26,7 @@ import platform
 import re
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import CodeType
 from typing import Any, Callable
 
@@ -95,6 +96,8 @@ class Block:
     lo: int = 0  # lowest and highest instruction address (set from ipc)
     hi: int = -1
     dynamic: bool = False  # a single block ending in a jump to a register
+    # Bytecode offsets where source lines start, and the instruction of each (insn_at).
+    offsets: tuple[list[int], list[int]] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.hi < self.lo and self.ipc:
@@ -107,6 +110,17 @@ class Block:
     def insn_of_line(self, lineno: int) -> int:
         """Index (into ipc/iidx/ids) of the instruction whose code holds lineno."""
         return max(0, bisect.bisect_right(self.lines, lineno) - 1)
+
+    def insn_at(self, lasti: int) -> int:
+        """Index of the instruction whose code holds bytecode offset lasti (a traceback's
+        tb_lasti): a bisect in a table made at the first fault, where tb_lineno would
+        decode the code's line table from its start at every one."""
+        if self.offsets is None:
+            starts = sorted(dis.findlinestarts(self.code))
+            self.offsets = ([off for off, _ in starts],
+                            [self.insn_of_line(line) for _, line in starts])
+        offs, insns = self.offsets
+        return insns[max(0, bisect.bisect_right(offs, lasti) - 1)]
 
 
 class _Emitter:
