@@ -211,6 +211,7 @@ class CodeCache:
         self.blocks.clear()
         self.cold.clear()
         self.hits.clear()
+        self.jumps.clear()
         self.slow_blocks.clear()
         self.short.clear()
         self.by_page.clear()
