@@ -249,8 +249,26 @@ class _Emitter:
             return self.load(row, f, trap_pc, bd)
         if row.store:
             return self.store(row, f, trap_pc, bd)
-        return self.subst(row.sem, f, trap_pc, bd)
+        text = self.subst(row.sem, f, trap_pc, bd)
+        if not self.slow and not WORD_ONLY and "mem." in text:
+            # ll/sc and the word halves (lwl/lwr/swl/swr) through the fast tables too: a
+            # miss raises before the instruction has changed anything, and the slow
+            # block then runs it through AddressSpace.load/store.
+            for pattern, repl in _WORD_CALLS:
+                text = pattern.sub(repl, text)
+        return text
 
+
+# The word accesses of ll, sc, lwl, lwr, swl and swr (whose address is already 32-bit,
+# and aligned where the key drops the low bits) as CPython's fast-table accesses.
+_WORD_CALLS = [
+    (re.compile(r"mem\.load\(a & ~3, 4\)"), "R32[a & 0xFFFFF000][(a & 4095) >> 2]"),
+    (re.compile(r"mem\.load\(a, 4\)"), "R32[a & 0xFFFFF003][(a & 4095) >> 2]"),
+    (re.compile(r"^(\s*)mem\.store\(a & ~3, 4, (.*)\)$", re.M),
+     r"\1W32[a & 0xFFFFF000][(a & 4095) >> 2] = \2"),
+    (re.compile(r"^(\s*)mem\.store\(a, 4, (.*)\)$", re.M),
+     r"\1W32[a & 0xFFFFF003][(a & 4095) >> 2] = \2"),
+]
 
 # CPython's fast loads and stores: the page key keeps the low address bits that
 # must be zero, so a misaligned access misses and the slow path raises it.
