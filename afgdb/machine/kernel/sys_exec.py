@@ -96,7 +96,7 @@ def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]
         if k.procs.get(t.lid) is p:
             del k.procs[t.lid]
         t.lid = p.pid
-    signals.release_vm(k, p)  # not while a vfork parent still runs in it
+    signals.release_vm(k, p, (aspace, cache))  # not while a vfork parent still runs in it
     p.aspace = aspace
     p.cache = cache
     p.image = entry

@@ -51,11 +51,13 @@ def keepable(k: Kernel, p: Proc) -> bool:
             and not p.aspace.watched_pages)
 
 
-def stash(p: Proc, source: AddressSpace, whole: bool = False) -> Kept:
+def stash(p: Proc, source: AddressSpace, whole: bool = False,
+          succ: tuple[AddressSpace, CodeCache] | None = None) -> Kept:
     """Release p's pages but keep its space object and the code made from pages it still
-    shares with source, the space it was made from; p is left an empty pair, so a dead
-    or exec'ing process holds nothing another will run in. whole: source is never
-    written (a program template), and the pages shared with it stay in the kept space."""
+    shares with source, the space it was made from; p is left an empty pair, or succ,
+    the pair an exec'ing p goes on with, so that p holds nothing another will run in.
+    whole: source is never written (a program template), and the pages shared with it
+    stay in the kept space."""
     a, cache = p.aspace, p.cache
     if whole and _back_to_fork_of(a, cache, source):
         kept = Kept(a, cache, {}, whole=True)
@@ -68,8 +70,10 @@ def stash(p: Proc, source: AddressSpace, whole: bool = False) -> Kept:
             cache.invalidate_page(pn)  # written here, or never source's: it cannot match again
         a.release()
         kept = Kept(a, cache, pins)
-    p.aspace = AddressSpace()
-    p.cache = CodeCache(p.aspace)
+    if succ is None:  # p is done; an exec'ing p has its next pair, so none is made per exec
+        empty = AddressSpace()
+        succ = empty, CodeCache(empty)
+    p.aspace, p.cache = succ
     return kept
 
 
