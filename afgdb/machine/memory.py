@@ -122,7 +122,10 @@ class Frame:
 
 @dataclass
 class Region:
-    """A mapping: [start, end) with protection and a name for maps and core files."""
+    """A mapping: [start, end) with protection and a name for maps and core files.
+
+    Never changed once made (a change maps a new Region), so that a fork's region
+    list shares its parent's Region objects."""
 
     start: int
     end: int
@@ -493,8 +496,7 @@ class AddressSpace:
         child = AddressSpace() if into is None else into
         assert not child.frames and not child.regions and not child.watched_pages, \
             "fork into a space in use"
-        child.regions = [Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
-                         for r in self.regions]
+        child.regions = list(self.regions)  # Regions are never changed in place: shared
         child.brk_start, child.brk, child.mmap_base = self.brk_start, self.brk, self.mmap_base
         child.pool = self.pool
         frames = self.frames

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from afgdb.machine.cpu import engine
 from afgdb.machine.cpu.engine import CodeCache
-from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace, Frame, Region, _dir_set
+from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace, Frame, _dir_set
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
@@ -82,7 +82,8 @@ def _back_to_fork_of(a: AddressSpace, cache: CodeCache, source: AddressSpace) ->
     wrote or added are released, the rest stay shared (copy-on-write, as published).
     False, with a unchanged, if a no longer maps source's regions as source does."""
     for r in source.regions:
-        if a.find_region(r.start) != r:  # Region compares by value: same range and prot
+        found = a.find_region(r.start)  # source's own Region object, unless a remapped it
+        if found is not r and found != r:  # Region compares by value: same range and prot
             return False
     sf = source.frames
     frames = a.frames
@@ -119,8 +120,7 @@ def _back_to_fork_of(a: AddressSpace, cache: CodeCache, source: AddressSpace) ->
     if len(cow) != len(frames):  # every page shared with source is copy-on-write
         cow.clear()
         cow.update(frames)
-    a.regions = [Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
-                 for r in source.regions]
+    a.regions = list(source.regions)  # as fork() shares them (never changed in place)
     a.brk_start, a.brk, a.mmap_base = source.brk_start, source.brk, source.mmap_base
     a.pool = source.pool
     return True
