@@ -502,7 +502,9 @@ class AddressSpace:
         frames = self.frames
         for fr in frames.values():
             fr.refs += 1
-        child.frames.update(frames)
+        # A copy, not an update of the (empty) child's dict: PyPy grows a dict filled
+        # key by key through every size on the way, a few times the final storage.
+        child.frames = frames.copy()
         child.cow.update(frames)
         self.cow.update(frames)
         # Every page is now copy-on-write, so neither side may write through the fast
