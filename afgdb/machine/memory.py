@@ -505,8 +505,8 @@ class AddressSpace:
         # A copy, not an update of the (empty) child's dict: PyPy grows a dict filled
         # key by key through every size on the way, a few times the final storage.
         child.frames = frames.copy()
-        child.cow.update(frames)
         self.cow.update(frames)
+        child.cow = self.cow.copy()  # cow only ever holds pages that have a frame
         # Every page is now copy-on-write, so neither side may write through the fast
         # tables; the child reads what the parent reads, plus the parent's watched pages.
         # Whole-table copies: a page-by-page _publish costs a region lookup per page.
@@ -514,8 +514,11 @@ class AddressSpace:
         child.R32.update(self.R32)
         child.R16.update(self.R16)
         child.R8.update(self.R8)
-        if PAGE_LISTS:
-            child.R32L[:] = [t if t is _NO_TABLE else list(t) for t in self.R32L]
+        if PAGE_LISTS:  # the child's directory is empty: only the tables in use are set
+            tables = child.R32L
+            for i, t in enumerate(self.R32L):
+                if t is not _NO_TABLE:
+                    tables[i] = list(t)
         for pn in self.watched_pages:
             if pn in frames:
                 child._publish(pn)
