@@ -469,6 +469,13 @@ class AddressSpace:
 
     def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string (without the NUL); MemFault past readable memory."""
+        w = self.R32.get(addr & ~PAGE_MASK)
+        if w is not None:  # readable: a string that ends in this page is one slice of it
+            off = addr & PAGE_MASK
+            page = w.tobytes()
+            i = page.find(b"\0", off, min(PAGE_SIZE, off + limit))
+            if i >= 0:
+                return page[off:i]
         out = bytearray()
         while len(out) < limit:
             off = addr & PAGE_MASK
@@ -481,6 +488,10 @@ class AddressSpace:
         raise MemFault(addr, False, True)
 
     def read_u32(self, addr: int) -> int:
+        if not addr & 3:
+            w = self.R32.get(addr & ~PAGE_MASK)
+            if w is not None:  # readable: the word itself (the frames are host-order words)
+                return w[(addr & PAGE_MASK) >> 2]
         return int.from_bytes(self.read(addr, 4), "little")
 
     def write_u32(self, addr: int, value: int) -> None:
