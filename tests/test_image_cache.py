@@ -114,8 +114,8 @@ def test_a_fork_reuses_the_code_of_the_parents_last_child(
         progs = [("/bin/corpus/pm_forkloop", "5"), ("/bin/corpus/pm_forktree",),
                  ("/bin/corpus/pm_pipeline",), ("/bin/corpus/smc",)]
         with monkeypatch.context() as m:
-            m.setattr(image_cache, "recycle", lambda k, p: False)
-            m.setattr(kern_fork, "keep_for_next_fork", lambda k, p: False)
+            m.setattr(image_cache, "recycle", lambda k, p, succ=None: False)
+            m.setattr(kern_fork, "keep_for_next_fork", lambda k, p, succ=None: False)
             fresh = [_run(Kernel(str(root)), *prog) for prog in progs]
         monkeypatch.setattr(kern_fork, "_fork_vm", spy)
         k = Kernel(str(root))

@@ -122,7 +122,10 @@ class Frame:
 
 @dataclass
 class Region:
-    """A mapping: [start, end) with protection and a name for maps and core files."""
+    """A mapping: [start, end) with protection and a name for maps and core files.
+
+    Never changed once made (a change maps a new Region), so that a fork's region
+    list shares its parent's Region objects."""
 
     start: int
     end: int
@@ -466,6 +469,13 @@ class AddressSpace:
 
     def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string (without the NUL); MemFault past readable memory."""
+        w = self.R32.get(addr & ~PAGE_MASK)
+        if w is not None:  # readable: a string that ends in this page is one slice of it
+            off = addr & PAGE_MASK
+            page = w.tobytes()
+            i = page.find(b"\0", off, min(PAGE_SIZE, off + limit))
+            if i >= 0:
+                return page[off:i]
         out = bytearray()
         while len(out) < limit:
             off = addr & PAGE_MASK
@@ -478,6 +488,10 @@ class AddressSpace:
         raise MemFault(addr, False, True)
 
     def read_u32(self, addr: int) -> int:
+        if not addr & 3:
+            w = self.R32.get(addr & ~PAGE_MASK)
+            if w is not None:  # readable: the word itself (the frames are host-order words)
+                return w[(addr & PAGE_MASK) >> 2]
         return int.from_bytes(self.read(addr, 4), "little")
 
     def write_u32(self, addr: int, value: int) -> None:
@@ -493,16 +507,17 @@ class AddressSpace:
         child = AddressSpace() if into is None else into
         assert not child.frames and not child.regions and not child.watched_pages, \
             "fork into a space in use"
-        child.regions = [Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
-                         for r in self.regions]
+        child.regions = list(self.regions)  # Regions are never changed in place: shared
         child.brk_start, child.brk, child.mmap_base = self.brk_start, self.brk, self.mmap_base
         child.pool = self.pool
         frames = self.frames
         for fr in frames.values():
             fr.refs += 1
-        child.frames.update(frames)
-        child.cow.update(frames)
+        # A copy, not an update of the (empty) child's dict: PyPy grows a dict filled
+        # key by key through every size on the way, a few times the final storage.
+        child.frames = frames.copy()
         self.cow.update(frames)
+        child.cow = self.cow.copy()  # cow only ever holds pages that have a frame
         # Every page is now copy-on-write, so neither side may write through the fast
         # tables; the child reads what the parent reads, plus the parent's watched pages.
         # Whole-table copies: a page-by-page _publish costs a region lookup per page.
@@ -510,8 +525,11 @@ class AddressSpace:
         child.R32.update(self.R32)
         child.R16.update(self.R16)
         child.R8.update(self.R8)
-        if PAGE_LISTS:
-            child.R32L[:] = [t if t is _NO_TABLE else list(t) for t in self.R32L]
+        if PAGE_LISTS:  # the child's directory is empty: only the tables in use are set
+            tables = child.R32L
+            for i, t in enumerate(self.R32L):
+                if t is not _NO_TABLE:
+                    tables[i] = list(t)
         for pn in self.watched_pages:
             if pn in frames:
                 child._publish(pn)

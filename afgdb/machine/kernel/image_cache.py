@@ -100,13 +100,14 @@ def instantiate(k: Kernel, entry: CachedImage) -> tuple[AddressSpace, CodeCache]
     return aspace, cache
 
 
-def recycle(k: Kernel, p: Proc) -> bool:
+def recycle(k: Kernel, p: Proc, succ: tuple[AddressSpace, CodeCache] | None = None) -> bool:
     """Keep p's space and code for the next exec of its image; False if p's space must
-    simply be released. The caller has checked that no other process shares it."""
+    simply be released. The caller has checked that no other process shares it. succ:
+    the pair an exec'ing p goes on with (vm_reuse.stash)."""
     entry = p.image
     if not isinstance(entry, CachedImage) or len(entry.spares) >= MAX_SPARES \
             or _images(k).get(entry.version) is not entry or not vm_reuse.keepable(k, p):
         return False
-    entry.spares.append(vm_reuse.stash(p, entry.template, whole=True))
+    entry.spares.append(vm_reuse.stash(p, entry.template, whole=True, succ=succ))
     p.image = None
     return True

@@ -171,13 +171,13 @@ def build_stack(aspace: AddressSpace, img: Image, argv: list[bytes], envp: list[
         (AT_CLKTCK, 100), (AT_RANDOM, random_addr), (AT_SECURE, 0), (AT_EXECFN, execfn_addr),
         (AT_PLATFORM, platform_addr), (AT_NULL, 0),
     ]
-    auxv = b"".join(struct.pack("<II", k, v) for k, v in aux)
+    auxv = struct.pack(f"<{2 * len(aux)}I", *[x for pair in aux for x in pair])
     words = [len(argv)] + arg_addrs + [0] + env_addrs + [0]
     table = struct.pack(f"<{len(words)}I", *words) + auxv
-    total = len(table)
-    sp -= total
+    sp -= len(table)
     sp &= ~15
-    strings_start = STACK_TOP - 16 - len(blob)
-    aspace.write(strings_start, bytes(blob), check=False)
-    aspace.write(sp, table, check=False)
+    # One write from sp up: the table, the alignment gap (zeros, as the new stack is
+    # already there) and the strings.
+    gap = bytes(STACK_TOP - 16 - len(blob) - sp - len(table))
+    aspace.write(sp, table + gap + blob, check=False)
     return sp, auxv

@@ -177,15 +177,17 @@ def _fork_vm(p: Proc) -> tuple[AddressSpace, CodeCache | None]:
     return p.aspace.fork(), None
 
 
-def keep_for_next_fork(k: Kernel, p: Proc) -> bool:
+def keep_for_next_fork(k: Kernel, p: Proc,
+                       succ: tuple[AddressSpace, CodeCache] | None = None) -> bool:
     """p, a fork, is done with its space: keep its code for its parent's next fork.
-    False if the space must simply be released (the caller checked nobody shares it)."""
+    False if the space must simply be released (the caller checked nobody shares it).
+    succ: the pair an exec'ing p goes on with (vm_reuse.stash)."""
     parent = k.proc_of(p.ppid)
     if parent is None or p.fork_of is None or parent.aspace is not p.fork_of \
             or not parent.alive or parent.tracer is not None or not vm_reuse.keepable(k, p):
         return False
     vm_reuse.unpin(parent.fork_spare)
-    parent.fork_spare = vm_reuse.stash(p, parent.aspace)
+    parent.fork_spare = vm_reuse.stash(p, parent.aspace, succ=succ)
     p.fork_of = None
     return True
 

@@ -14,6 +14,7 @@ from afgdb.machine.memory import USER_TOP, OutOfMemory
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
+    from afgdb.machine.memory import AddressSpace
 
 SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGEMT, SIGFPE = 1, 2, 3, 4, 5, 6, 7, 8
 SIGKILL, SIGBUS, SIGSEGV, SIGSYS, SIGPIPE, SIGALRM, SIGTERM = 9, 10, 11, 12, 13, 14, 15
@@ -282,9 +283,11 @@ def exit_process(k: Kernel, p: Proc, status: int) -> None:
     k.kmem_hook("sync")  # a zombie, or reaped already (kmem.py)
 
 
-def release_vm(k: Kernel, p: Proc) -> None:
+def release_vm(k: Kernel, p: Proc,
+               succ: tuple[AddressSpace, engine.CodeCache] | None = None) -> None:
     """Drop p's address space unless a vfork child or parent still runs in it; its
-    translated code may be kept for the next exec of the program or fork of the parent."""
+    translated code may be kept for the next exec of the program or fork of the parent.
+    succ: the space and code an exec'ing p goes on with (p may be given them here)."""
     from afgdb.machine.kernel import image_cache, kern_fork, vm_reuse
 
     vm_reuse.unpin(p.fork_spare)
@@ -295,7 +298,8 @@ def release_vm(k: Kernel, p: Proc) -> None:
             if q.state in ("active", "stopped"):
                 return
             seen = True
-    if seen or not (image_cache.recycle(k, p) or kern_fork.keep_for_next_fork(k, p)):
+    if seen or not (image_cache.recycle(k, p, succ)
+                    or kern_fork.keep_for_next_fork(k, p, succ)):
         p.aspace.release()
 
 

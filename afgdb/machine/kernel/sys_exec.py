@@ -24,12 +24,13 @@ MAX_EXEC_SIZE = 64 << 20
 
 def _check_program(k: Kernel, cwd: str, path: str) -> tuple[str, str, os.stat_result]:
     """(guest path, host path, stat) of an executable, with execve's errors."""
-    guest = k.vfs.resolve(path, cwd, must_exist=True)
+    guest, st = k.vfs.lookup(path, cwd, must_exist=True)
     host = k.vfs.host(guest)
-    try:
-        st = os.stat(host)
-    except OSError:
-        st = None
+    if st is None or stat.S_ISLNK(st.st_mode):  # else the walk's lstat is the file's stat
+        try:
+            st = os.stat(host)
+        except OSError:
+            st = None
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise SyscallError(E.EACCES, f"{guest} is a directory")
     if st is None or not os.access(host, os.X_OK):
@@ -96,7 +97,7 @@ def do_execve(k: Kernel, t: LWP, path: str, argv: list[bytes], envp: list[bytes]
         if k.procs.get(t.lid) is p:
             del k.procs[t.lid]
         t.lid = p.pid
-    signals.release_vm(k, p)  # not while a vfork parent still runs in it
+    signals.release_vm(k, p, (aspace, cache))  # not while a vfork parent still runs in it
     p.aspace = aspace
     p.cache = cache
     p.image = entry

@@ -41,8 +41,10 @@ def copyinstr(t: LWP, addr: int, limit: int = 4096) -> str:
 
 
 def copyin_u32(t: LWP, addr: int) -> int:
-    v: int = struct.unpack("<I", copyin(t, addr, 4))[0]
-    return v
+    try:
+        return t.proc.aspace.read_u32(addr)
+    except MemFault:
+        raise SyscallError(E.EFAULT) from None
 
 
 def copyout_u32(t: LWP, addr: int, v: int) -> None:

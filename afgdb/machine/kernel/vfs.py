@@ -30,6 +30,13 @@ class Vfs:
     def resolve(self, path: str, cwd: str = "/", follow: bool = True,
                 must_exist: bool = False) -> str:
         """Normalised guest path (always absolute, no symlinks except maybe the last)."""
+        return self.lookup(path, cwd, follow, must_exist)[0]
+
+    def lookup(self, path: str, cwd: str = "/", follow: bool = True,
+               must_exist: bool = False) -> tuple[str, os.stat_result | None]:
+        """resolve, with the host lstat of the file the path names when the walk made it
+        (None when it did not: the root, a path ending in . or .., a missing file), so
+        that a caller does not stat the file again."""
         if not path:
             raise SyscallError(E.ENOENT, "empty path")
         if len(path) >= PATH_MAX:
@@ -39,8 +46,10 @@ class Vfs:
         todo.reverse()
         links = 0
         trailing_slash = path.endswith("/")
+        found: os.stat_result | None = None  # lstat of "/".join(parts) when known
         while todo:
             name = todo.pop()
+            found = None
             if name == ".":
                 continue
             if name == "..":
@@ -53,7 +62,7 @@ class Vfs:
             hp = self.host(cand)
             last = not todo
             try:
-                mode = os.lstat(hp).st_mode
+                lst = os.lstat(hp)
             except FileNotFoundError:
                 if not last:
                     raise SyscallError(E.ENOENT, cand) from None
@@ -65,6 +74,7 @@ class Vfs:
                 raise SyscallError(E.ENOTDIR, cand) from None
             except OSError as e:
                 raise SyscallError(E.EACCES, str(e)) from None
+            mode = lst.st_mode
             if st.S_ISLNK(mode) and (follow or not last or trailing_slash):
                 links += 1
                 if links > MAX_SYMLINKS:
@@ -77,7 +87,8 @@ class Vfs:
             if not last and not st.S_ISDIR(mode):
                 raise SyscallError(E.ENOTDIR, cand)
             parts.append(name)
-        return "/" + "/".join(parts)
+            found = lst
+        return "/" + "/".join(parts), found
 
     def host_path(self, path: str, cwd: str = "/", follow: bool = True,
                   must_exist: bool = False) -> str:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from afgdb.machine.cpu import engine
 from afgdb.machine.cpu.engine import CodeCache
-from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace, Frame, Region, _dir_set
+from afgdb.machine.memory import PAGE_LISTS, PAGE_SHIFT, AddressSpace, Frame, _dir_set
 
 if TYPE_CHECKING:
     from afgdb.machine.kernel.kernel import Kernel
@@ -51,11 +51,13 @@ def keepable(k: Kernel, p: Proc) -> bool:
             and not p.aspace.watched_pages)
 
 
-def stash(p: Proc, source: AddressSpace, whole: bool = False) -> Kept:
+def stash(p: Proc, source: AddressSpace, whole: bool = False,
+          succ: tuple[AddressSpace, CodeCache] | None = None) -> Kept:
     """Release p's pages but keep its space object and the code made from pages it still
-    shares with source, the space it was made from; p is left an empty pair, so a dead
-    or exec'ing process holds nothing another will run in. whole: source is never
-    written (a program template), and the pages shared with it stay in the kept space."""
+    shares with source, the space it was made from; p is left an empty pair, or succ,
+    the pair an exec'ing p goes on with, so that p holds nothing another will run in.
+    whole: source is never written (a program template), and the pages shared with it
+    stay in the kept space."""
     a, cache = p.aspace, p.cache
     if whole and _back_to_fork_of(a, cache, source):
         kept = Kept(a, cache, {}, whole=True)
@@ -68,8 +70,10 @@ def stash(p: Proc, source: AddressSpace, whole: bool = False) -> Kept:
             cache.invalidate_page(pn)  # written here, or never source's: it cannot match again
         a.release()
         kept = Kept(a, cache, pins)
-    p.aspace = AddressSpace()
-    p.cache = CodeCache(p.aspace)
+    if succ is None:  # p is done; an exec'ing p has its next pair, so none is made per exec
+        empty = AddressSpace()
+        succ = empty, CodeCache(empty)
+    p.aspace, p.cache = succ
     return kept
 
 
@@ -78,7 +82,8 @@ def _back_to_fork_of(a: AddressSpace, cache: CodeCache, source: AddressSpace) ->
     wrote or added are released, the rest stay shared (copy-on-write, as published).
     False, with a unchanged, if a no longer maps source's regions as source does."""
     for r in source.regions:
-        if a.find_region(r.start) != r:  # Region compares by value: same range and prot
+        found = a.find_region(r.start)  # source's own Region object, unless a remapped it
+        if found is not r and found != r:  # Region compares by value: same range and prot
             return False
     sf = source.frames
     frames = a.frames
@@ -115,8 +120,7 @@ def _back_to_fork_of(a: AddressSpace, cache: CodeCache, source: AddressSpace) ->
     if len(cow) != len(frames):  # every page shared with source is copy-on-write
         cow.clear()
         cow.update(frames)
-    a.regions = [Region(r.start, r.end, r.prot, r.name, r.offset, r.kind)
-                 for r in source.regions]
+    a.regions = list(source.regions)  # as fork() shares them (never changed in place)
     a.brk_start, a.brk, a.mmap_base = source.brk_start, source.brk, source.mmap_base
     a.pool = source.pool
     return True
