@@ -250,6 +250,9 @@ class _Emitter:
         if row.store:
             return self.store(row, f, trap_pc, bd)
         text = self.subst(row.sem, f, trap_pc, bd)
+        # rdhwr $29, glibc's way to its thread pointer (every errno, every TLS access):
+        # the register itself, not a call that dispatches on the number.
+        text = text.replace("c.rdhwr(29)", "c.ulr")
         if not self.slow and not WORD_ONLY and "mem." in text:
             # ll/sc and the word halves (lwl/lwr/swl/swr) through the fast tables too: a
             # miss raises before the instruction has changed anything, and the slow
