@@ -126,7 +126,7 @@ class CodeCache:
         if h >= HOT and pc not in self.breakpoints:
             self._check_deadline()
             region = compile_region(self._fetch, pc, self.ns, stop_at=self.breakpoints,
-                                    page_key=self._page_key, jumps=self.jumps)
+                                    page_key=self._page_key, jumps=self.jumps, entries=self.blocks)
             self._track(region)
             self.blocks[pc] = region
             del self.cold[pc]

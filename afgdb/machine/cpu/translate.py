@@ -26,6 +26,7 @@ import platform
 import re
 import sys
 import types
+from collections.abc import Container
 from dataclasses import dataclass, field
 from types import CodeType
 from typing import Any, Callable
@@ -994,13 +995,16 @@ REGION_INSNS = 640  # most instructions in one region
 
 def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str, object], *,
                    stop_at: frozenset[int] | set[int], page_key: Callable[[int], str],
-                   jumps: dict[int, list[int]] | None = None) -> Block:
+                   jumps: dict[int, list[int]] | None = None,
+                   entries: Container[int] = ()) -> Block:
     """A region: the block at entry and the blocks it reaches by known edges (branch
     targets, fall-throughs, calls and their return sites) or, from a jump to a
     register, by the edges in jumps (block start -> where such a jump was seen to
     go), breadth first, as one function. Breakpoint addresses never start a block
-    inside it, so control leaves the region before reaching one. page_key(pn) names
-    a page's content.
+    inside it, so control leaves the region before reaching one. It stops at
+    entries (those of regions made already): code that runs once per run would
+    otherwise be copied into every region that reaches it. page_key(pn) names a
+    page's content.
     """
     key = (page_key(entry >> 12), entry)
     hit = _regions.get(key)
@@ -1017,7 +1021,7 @@ def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str,
     while i < len(blocks) and len(blocks) < REGION_BLOCKS and insns < REGION_INSNS:
         here = blocks[i]
         for nxt in here.succ + jumps.get(here.start, []) if jumps and here.dynamic else here.succ:
-            if nxt in seen or nxt in stop_at or len(blocks) >= REGION_BLOCKS:
+            if nxt in seen or nxt in stop_at or len(blocks) >= REGION_BLOCKS or nxt in entries:
                 continue
             seen.add(nxt)
             try:
