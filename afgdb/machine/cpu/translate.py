@@ -989,8 +989,8 @@ def _source_of(fetch: Callable[[int], int], pc: int, page_key: str,
     return bs
 
 
-REGION_BLOCKS = 32  # most blocks in one region
-REGION_INSNS = 640  # most instructions in one region
+REGION_BLOCKS = 16  # most blocks in one region
+REGION_INSNS = 320  # most instructions in one region
 
 
 def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str, object], *,
