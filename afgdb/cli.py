@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from afgdb.hostpy import ensure_nursery
 from afgdb.machine.kernel.errors import SyscallError
 from afgdb.machine.kernel.files import File
 from afgdb.machine.kernel.kernel import Kernel
@@ -379,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the afgdb command itself (not a caller in this process)
+        ensure_nursery(["-m", "afgdb", *sys.argv[1:]])
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["cored"]:  # the daemon parses its own options (argparse REMAINDER won't)
         from afgdb.cored import cored_main

@@ -30,6 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
+sys.path.insert(0, str(REPO))
+from afgdb.hostpy import with_nursery  # noqa: E402  (the PyPy runs get afgdb's GC sizing)
 
 
 def interpreters() -> list[tuple[str, str]]:
@@ -144,8 +146,8 @@ def main() -> int:
     rows: list[tuple[str, str, str, str, str]] = []
     cow = None
     for name, python in interpreters():
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(REPO)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]))
+        env = with_nursery(dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(REPO)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x])))
         p = subprocess.run([python, __file__, "--inner", "--cycles", str(ns.cycles),
                             "--warmup", str(ns.warmup)],
                            capture_output=True, env=env, check=False)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fork import interpreters  # noqa: E402  (one way to find the Pythons to compare)
+from bench_fork import interpreters, with_nursery  # noqa: E402  (one way to find the Pythons to compare)
 
 REPO = Path(__file__).resolve().parent.parent
 MIX = [("libcheavy", "2"), ("cpubound", "1"), ("fib", "22"), ("hello", "")] * 3
@@ -51,7 +51,7 @@ def main() -> int:
     print(f"{'python':<14}{'peak RSS MiB':>14}{'guest MiB':>11}{'units':>8}"
           f"{'shared blocks':>15}{'regions':>9}{'M insns':>9}")
     for name, py in interpreters():
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env = with_nursery(dict(os.environ, PYTHONPATH=str(REPO)))
         p = subprocess.run([py, "-c", CHILD, str(root), *specs], capture_output=True,
                            text=True, env=env, check=False)
         if p.returncode != 0:

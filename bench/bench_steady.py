@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench_fork import interpreters  # this directory is on sys.path when run as a script
+# (this directory is on sys.path when run as a script)
+from bench_fork import interpreters, with_nursery
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
@@ -74,7 +76,8 @@ def main() -> int:
             res = []
             for armed in ("0", "1"):
                 out = subprocess.run([py, __file__, "--inner", prog, arg, armed],
-                                     capture_output=True, text=True, check=True).stdout
+                                     capture_output=True, text=True, check=True,
+                                     env=with_nursery(os.environ)).stdout
                 res.append(json.loads(out.strip().splitlines()[-1]))
             same = "same" if res[0]["icount"] == res[1]["icount"] else "DIFFER"
             print(f"{prog + ' ' + arg:<14}{name:<15}{res[0]['steady']:>12.1f}"
