@@ -634,6 +634,14 @@ def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
     out: list[str] = []
     where: dict[int, list[int]] = {}  # block index -> where each body line starts in out
 
+    def branch_out(ipad: str, when: str, target: str, jump: str, reset: list[str]) -> None:
+        """if when: pc_ = target, then jump (break or continue); temporaries reset on
+        both ways on."""
+        out.append(f"{ipad}if {when}:")
+        out.append(f"{ipad}    pc_ = {target}")
+        out.extend(f"{ipad}    {x}" for x in reset + [jump])
+        out.extend(ipad + x for x in reset)
+
     def emit_block(i: int, pad: str) -> None:
         bs = blocks[i]
         starts = where[i] = []
@@ -651,44 +659,37 @@ def wrap_region(blocks: list[BlockSource]) -> tuple[str, list[int]]:
                 ipad = inner + ipad[4:]
                 nxt = chained.get(i) if k == last else None
                 reset = [f"{' = '.join(temps[i])} = 0"] if temps[i] else []
-                if loop and k == last:
-                    # Round again while the branch is taken and the budget allows (pc_
-                    # stays this block's); on leaving, on to the other side.
-                    leave, when = loop
-                    out.append(f"{ipad}n_ += {bs.length}")
-                    out.append(f"{ipad}if {when}:")
-                    out.append(f"{ipad}    pc_ = {leave}")
-                    out.extend(f"{ipad}    {x}" for x in reset + ["break"])
-                    out.extend(ipad + x for x in reset)
-                    out.append(f"{ipad}if n_ >= lim:")
-                    out.append(f"{ipad}    break")
-                    if nxt is None:
-                        out.append(f"{pad}continue")
-                    else:
-                        out.append(f"{pad}if n_ >= lim:")
-                        out.append(f"{pad}    continue")
-                        emit_block(nxt, pad)
-                    continue
-                if nxt is None:
+                if nxt is None and not (loop and k == last):
                     out.append(f"{ipad}pc_ = {target}")
                     out.append(f"{ipad}n_ += {bs.length}")
                     out.extend(ipad + x for x in reset + ["continue"])
                     continue
+                out.append(f"{ipad}n_ += {bs.length}")
+                if loop and k == last:
+                    # Round again while the branch is taken and the budget allows (pc_
+                    # stays this block's); on leaving, on to the other side.
+                    leave, when = loop
+                    branch_out(ipad, when, leave, "break", reset)
+                    out.append(f"{ipad}if n_ >= lim:")
+                    out.append(f"{ipad}    break")
+                    if nxt is None:
+                        out.append(f"{pad}continue")
+                        continue
+                else:
+                    assert nxt is not None  # the first test above went on otherwise
+                    into = blocks[nxt].start
+                    cond = _COND.match(target)
+                    if cond:  # the other side of the branch goes down the tree
+                        other, when = (cond.group(2), "not b") \
+                            if int(cond.group(1), 16) == into else (cond.group(1), "b")
+                        branch_out(ipad, when, other, "continue", reset)
+                    else:
+                        out.extend(ipad + x for x in reset)
+                    out.append(f"{ipad}pc_ = {into:#x}")
                 # Fall into the one block only this one leads to: no trip through the
                 # decision tree. The budget is checked as the loop's head would.
-                into = blocks[nxt].start
-                out.append(f"{ipad}n_ += {bs.length}")
-                cond = _COND.match(target)
-                if cond:
-                    other, negate = (cond.group(2), "not ") if int(cond.group(1), 16) == into \
-                        else (cond.group(1), "")
-                    out.append(f"{ipad}if {negate}b:")
-                    out.append(f"{ipad}    pc_ = {other}")
-                    out.extend(f"{ipad}    {x}" for x in reset + ["continue"])
-                out.extend(ipad + x for x in reset)
-                out.append(f"{ipad}pc_ = {into:#x}")
-                out.append(f"{ipad}if n_ >= lim:")
-                out.append(f"{ipad}    continue")
+                out.append(f"{pad}if n_ >= lim:")
+                out.append(f"{pad}    continue")
                 emit_block(nxt, pad)
             elif e:
                 ipad, ev = e.groups()
