@@ -14,7 +14,7 @@ import struct
 
 import pytest
 
-from afgdb.machine.cpu import engine, interp
+from afgdb.machine.cpu import engine, interp, isa
 from afgdb.machine.cpu.state import CPU
 from afgdb.machine.cpu.translate import MAX_BLOCK
 from afgdb.machine.memory import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
@@ -184,3 +184,27 @@ def test_the_generated_programs_make_chained_and_looping_regions() -> None:
     # A region that calls through t9 holds the leaf it was seen to call.
     assert any(re.search(r"t = r\[?25\b", src) and re.search(r"t = r\[?31\b", src)
                for src in seen)
+
+
+def test_a_page_key_is_kept_only_while_writes_would_drop_it() -> None:
+    """A code page's key (address and content) names translations in the shared caches.
+    One made for a page not marked as code (to check a cached region that reaches it)
+    must not outlive a write there: the write goes by unseen. Found by the hostile
+    corpus, whose program rewrites and calls an RWX page: a stale key ran the previous
+    instruction's translation."""
+    a = AddressSpace()
+    a.map(CODE, 0x1000, PROT_READ | PROT_WRITE | PROT_EXEC)
+    a.write(CODE, struct.pack("<2I", 0xC4000000, BREAK))  # lwc1 $f0, 0($zero)
+    cache = engine.CodeCache(a)
+    pn = CODE >> 12
+    before = cache._page_key(pn)
+    a.write(CODE, struct.pack("<I", 0xC8000000))  # lwc2: reserved
+    assert cache._page_key(pn) != before
+    c = CPU()
+    c.pc = CODE
+    ex = engine.run(c, cache, 10)
+    assert (ex.reason, ex.event) == (engine.X_EVENT, isa.EV_RESERVED)
+    cache._page_key(pn)  # now kept: the page holds translated code, so a write drops it
+    a.write(CODE, struct.pack("<I", 0xC4000000))
+    c.pc = CODE
+    assert engine.run(c, cache, 10).reason == engine.X_FAULT  # lwc1 from address 0

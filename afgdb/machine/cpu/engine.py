@@ -196,7 +196,12 @@ class CodeCache:
             # Straight from the frame: system-mode (KSEG) pages are not readable via read().
             fr = self.aspace.frames.get(pn)
             crc = zlib.crc32(fr.b) if fr is not None else 0
-            key = self.page_keys[pn] = f"{pn:05x}-{crc:08x}"
+            key = f"{pn:05x}-{crc:08x}"
+            # Kept only while the page is marked as code: a write to it then drops the key
+            # (invalidate_page). Unmarked, a write goes by unseen, and a kept key (made,
+            # say, to check a cached region) would name bytes the page no longer holds.
+            if pn in self.aspace.code_pages:
+                self.page_keys[pn] = key
         return key
 
     def invalidate_page(self, pn: int) -> None:
