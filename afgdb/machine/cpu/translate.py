@@ -254,7 +254,7 @@ class _Emitter:
         # rdhwr $29, glibc's way to its thread pointer (every errno, every TLS access):
         # the register itself, not a call that dispatches on the number.
         text = text.replace("c.rdhwr(29)", "c.ulr")
-        if not self.slow and not WORD_ONLY and "mem." in text:
+        if not self.slow and not WORD_ONLY and row.name in _WORD_ROWS:
             # ll/sc and the word halves (lwl/lwr/swl/swr) through the fast tables too: a
             # miss raises before the instruction has changed anything, and the slow
             # block then runs it through AddressSpace.load/store.
@@ -265,6 +265,7 @@ class _Emitter:
 
 # The word accesses of ll, sc, lwl, lwr, swl and swr (whose address is already 32-bit,
 # and aligned where the key drops the low bits) as CPython's fast-table accesses.
+_WORD_ROWS = frozenset(("ll", "sc", "lwl", "lwr", "swl", "swr"))
 _WORD_CALLS = [
     (re.compile(r"mem\.load\(a & ~3, 4\)"), "R32[a & 0xFFFFF000][(a & 4095) >> 2]"),
     (re.compile(r"mem\.load\(a, 4\)"), "R32[a & 0xFFFFF003][(a & 4095) >> 2]"),
