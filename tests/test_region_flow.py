@@ -13,6 +13,7 @@ import re
 import struct
 
 import pytest
+from test_grouped_access import BREAK, _i  # I-type encoding and break, shared
 
 from afgdb.machine.cpu import engine, interp, isa
 from afgdb.machine.cpu.state import CPU
@@ -22,16 +23,11 @@ from afgdb.machine.memory import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace
 pytestmark = pytest.mark.pypy  # regions are shaped differently under PyPy: run there too
 
 CODE, DATA = 0x400000, 0x10000000
-BREAK = 0x0000000D
 NOP = 0
 WORK = (2, 3, 4, 5, 6, 7)  # registers the random arithmetic uses (never t9 or ra)
 LOOP_A, LOOP_B, BASE = 9, 10, 24  # two loop counters, and a pointer into DATA
 FRESH, NOWHERE = 12, 13  # pointers to a page remapped every round, and to nothing
 FRESH_PAGE, UNMAPPED = 0x10010000, 0x20000000
-
-
-def _i(op: int, rs: int, rt: int, imm: int) -> int:
-    return (op << 26) | (rs << 21) | (rt << 16) | (imm & 0xFFFF)
 
 
 def _r(rs: int, rt: int, rd: int, shamt: int, funct: int) -> int:
