@@ -36,7 +36,7 @@ def copyinstr(t: LWP, addr: int, limit: int = 4096) -> str:
     try:
         raw = t.proc.aspace.read_cstr(addr, limit)
     except MemFault:
-        raise SyscallError(E.EFAULT if addr else E.EFAULT) from None
+        raise SyscallError(E.EFAULT) from None
     return raw.decode("utf-8", "surrogateescape")
 
 
