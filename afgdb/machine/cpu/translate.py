@@ -565,7 +565,10 @@ def _chains(blocks: list[BlockSource], bodies: list[list[str]]) -> dict[int, int
                 [target] if target.startswith("0x") else []
             js = [index[a] for a in {int(x, 16) for x in named} if a in index]
             for j in js:
-                refs[j] = refs.get(j, 0) + (len(named) if len(js) == 1 and cond else 1)
+                # A branch whose other side leaves the region counts as two references
+                # too, so the block is not chained: chaining those (measured) sent more
+                # control down the decision tree than it saved.
+                refs[j] = refs.get(j, 0) + (2 if cond and len(js) == 1 else 1)
             if k == len(body) - 1 and m.group(1) == "    ":
                 tail[i] = js
     chained: dict[int, int] = {}
