@@ -12,7 +12,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from afgdb.hostpy import ensure_nursery
+from afgdb import hostpy
+from afgdb.hostpy import ensure_nursery, tune_jit
 from afgdb.machine.kernel.errors import SyscallError
 from afgdb.machine.kernel.files import File
 from afgdb.machine.kernel.kernel import Kernel
@@ -92,6 +93,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if ns.stats:
         n = p.icount()
         impl = f"{platform.python_implementation()} {platform.python_version()}"
+        if hostpy.jit_set:
+            impl += f" (JIT {hostpy.jit_set})"
         print(f"afgdb: {n} instructions in {dt:.3f} s = {n / dt / 1e6:.2f} MIPS "
               f"(virtual time {k.clock_ns / 1e9:.6f} s; {impl}, {ns.engine} engine)",
               file=sys.stderr)
@@ -382,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the afgdb command itself (not a caller in this process)
         ensure_nursery(["-m", "afgdb", *sys.argv[1:]])
+        tune_jit()
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["cored"]:  # the daemon parses its own options (argparse REMAINDER won't)
         from afgdb.cored import cored_main

@@ -1,4 +1,4 @@
-"""What afgdb sets up in the Python that runs it: PyPy's nursery size.
+"""What afgdb sets up in the Python that runs it: PyPy's nursery size and JIT.
 
 PyPy's garbage collector sizes its nursery (where new objects are made) from
 the host's L2 cache: ~1 MiB on the machines measured, where a fork+exec+wait
@@ -8,6 +8,17 @@ collector spent ~350 us a cycle (more than the kernel's own work). With a
 16 MiB nursery that fell to ~20 us and the cycle rate rose ~1.6x
 (docs/benchmarks.md). The GC reads PYPY_GC_NURSERY only when the process
 starts, so a PyPy afgdb started without it starts itself again with it set.
+
+PyPy's JIT counts how often each loop and function runs, compiles those past
+a threshold, and (by default) decays every count a little each time it
+compiles something. A guest's code reaches the host as many Python
+functions each run once per guest process (glibc's start-up, the kernel's
+exec and exit): under decay their counts never reach the threshold, and a
+fork+exec+wait cycle ran ~2x slower in the kernel than under CPython. With
+decay off, code run often enough compiles however spread out its runs are,
+and guard failures become bridges after 50 (not 200): the cycle rate rose
+~1.25x (docs/benchmarks.md). ``set_param`` takes effect at once, so this
+needs no restart.
 """
 
 from __future__ import annotations
@@ -17,6 +28,9 @@ import sys
 from collections.abc import Mapping, Sequence
 
 NURSERY = "16MB"
+JIT = "decay=0,trace_eagerness=50"
+JIT_ENV = "AFGDB_PYPY_JIT"  # the user's own parameters ("" leaves PyPy's defaults)
+jit_set = ""  # what tune_jit set in this process (for --stats)
 PYPY = sys.implementation.name == "pypy"
 
 
@@ -32,3 +46,22 @@ def ensure_nursery(argv: Sequence[str]) -> None:
     the given arguments (after the interpreter's path); elsewhere, do nothing."""
     if PYPY and "PYPY_GC_NURSERY" not in os.environ:
         os.execve(sys.executable, [sys.executable, *argv], with_nursery(os.environ))
+
+
+def tune_jit() -> str:
+    """Under PyPy, set the JIT's parameters to afgdb's, or to $AFGDB_PYPY_JIT when set;
+    returns what was set ("" for nothing). Bad parameters are reported, not fatal."""
+    global jit_set
+    params = os.environ.get(JIT_ENV, JIT).strip()
+    if not PYPY or not params:
+        return ""
+    import pypyjit  # type: ignore[import-not-found]
+
+    try:
+        pypyjit.set_param(params)
+    except Exception as e:  # ValueError, or SystemError for an out-of-range value
+        print(f"afgdb: {JIT_ENV}={params!r} not taken ({type(e).__name__}: {e});"
+              " PyPy's JIT keeps its defaults", file=sys.stderr)
+        return ""
+    jit_set = params
+    return params

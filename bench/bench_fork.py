@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
 sys.path.insert(0, str(REPO))
-from afgdb.hostpy import with_nursery  # noqa: E402  (the PyPy runs get afgdb's GC sizing)
+from afgdb.hostpy import tune_jit, with_nursery  # noqa: E402  (PyPy runs get afgdb's GC and JIT)
 
 
 def interpreters() -> list[tuple[str, str]]:
@@ -53,6 +53,7 @@ def fresh_root(tmp: str) -> Path:
 def inner(cycles: int, warmup: int) -> None:
     """Runs in the measured interpreter; prints one JSON line of results."""
     sys.path.insert(0, str(REPO))
+    tune_jit()  # as the afgdb command does
     from afgdb.machine.kernel.files import BufferStream
     from afgdb.machine.kernel.kernel import Kernel
     from afgdb.machine.kernel.sys_pipe import fake_stat

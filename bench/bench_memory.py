@@ -25,9 +25,11 @@ MIX = [("libcheavy", "2"), ("cpubound", "1"), ("fib", "22"), ("hello", "")] * 3
 
 CHILD = r"""
 import resource, sys
+from afgdb.hostpy import tune_jit
 from afgdb.machine.cpu import translate
 from afgdb.machine.kernel.kernel import Kernel
 
+tune_jit()  # as the afgdb command does
 k = Kernel(sys.argv[1])
 procs = []
 for spec in sys.argv[2:12]:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 # (this directory is on sys.path when run as a script)
-from bench_fork import interpreters, with_nursery
+from bench_fork import interpreters, tune_jit, with_nursery
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = REPO / "afgdb" / "rootfs" / "root"
@@ -32,6 +32,7 @@ WINDOW = 10_000_000
 
 def inner(prog: str, arg: str, armed: bool) -> None:
     sys.path.insert(0, str(REPO))
+    tune_jit()  # as the afgdb command does
     from elftools.elf.elffile import ELFFile
 
     from afgdb.machine.kernel.files import BufferStream
