@@ -9,16 +9,19 @@ collector spent ~350 us a cycle (more than the kernel's own work). With a
 (docs/benchmarks.md). The GC reads PYPY_GC_NURSERY only when the process
 starts, so a PyPy afgdb started without it starts itself again with it set.
 
-PyPy's JIT counts how often each loop and function runs, compiles those past
-a threshold, and (by default) decays every count a little each time it
-compiles something. A guest's code reaches the host as many Python
-functions each run once per guest process (glibc's start-up, the kernel's
-exec and exit): under decay their counts never reach the threshold, and a
-fork+exec+wait cycle ran ~2x slower in the kernel than under CPython. With
-decay off, code run often enough compiles however spread out its runs are,
-and guard failures become bridges after 50 (not 200): the cycle rate rose
-~1.25x (docs/benchmarks.md). ``set_param`` takes effect at once, so this
-needs no restart.
+PyPy's JIT counts how often each loop and function runs and compiles those
+past a threshold; by default it also decays every count each time it starts
+tracing and every 64 minor collections (so that a long-running program does
+not end up compiling its rarely run paths). A guest's code reaches the host
+as many Python functions each run once per guest process (glibc's start-up,
+the kernel's exec and exit): under decay their counts never reached the
+threshold, and a fork+exec+wait cycle ran ~2x slower in the kernel than
+under CPython. With decay off, code run often enough compiles however
+spread out its runs are, and guard failures become bridges after 50 (not
+200): the cycle rate rose ~1.3x, for ~7% more peak memory
+(docs/benchmarks.md). ``set_param`` takes effect at once, so this
+needs no restart; a program that runs machines in its own PyPy process (not
+through the command) calls ``tune_jit()`` itself, as bench/ does.
 """
 
 from __future__ import annotations
