@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 
 from afgdb import hostpy
-from afgdb.hostpy import ensure_nursery, tune_jit
 from afgdb.machine.kernel.errors import SyscallError
 from afgdb.machine.kernel.files import File
 from afgdb.machine.kernel.kernel import Kernel
@@ -384,8 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the afgdb command itself (not a caller in this process)
-        ensure_nursery(["-m", "afgdb", *sys.argv[1:]])
-        tune_jit()
+        hostpy.ensure_nursery(["-m", "afgdb", *sys.argv[1:]])
+        hostpy.tune_jit()
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["cored"]:  # the daemon parses its own options (argparse REMAINDER won't)
         from afgdb.cored import cored_main
