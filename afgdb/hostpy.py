@@ -58,13 +58,13 @@ def tune_jit() -> str:
     params = os.environ.get(JIT_ENV, JIT).strip()
     if not PYPY or not params:
         return ""
-    import pypyjit  # type: ignore[import-not-found]
-
     try:
+        import pypyjit  # type: ignore[import-not-found]
+
         pypyjit.set_param(params)
-    except Exception as e:  # ValueError, or SystemError for an out-of-range value
-        print(f"afgdb: {JIT_ENV}={params!r} not taken ({type(e).__name__}: {e});"
-              " PyPy's JIT keeps its defaults", file=sys.stderr)
+    except Exception as e:  # ValueError, SystemError (a value out of range), ImportError (no JIT)
+        print(f"afgdb: JIT parameters {params!r} not taken ({type(e).__name__}: {e});"
+              f" PyPy's JIT keeps its defaults (set {JIT_ENV} to choose others)", file=sys.stderr)
         return ""
     jit_set = params
     return params
