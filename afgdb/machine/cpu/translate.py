@@ -1025,7 +1025,8 @@ def compile_region(fetch: Callable[[int], int], entry: int, namespace: dict[str,
     i = 0
     while i < len(blocks) and len(blocks) < REGION_BLOCKS and insns < REGION_INSNS:
         here = blocks[i]
-        for nxt in here.succ + jumps.get(here.start, []) if jumps and here.dynamic else here.succ:
+        seen_jumps = jumps.get(here.start, []) if jumps and here.dynamic else []
+        for nxt in here.succ + seen_jumps:
             if nxt in seen or nxt in stop_at or len(blocks) >= REGION_BLOCKS or nxt in entries:
                 continue
             seen.add(nxt)
